@@ -1,0 +1,48 @@
+"""The ``dysen`` command: one Typer app; each sub-command lives in a module of this package.
+
+User mistakes (DysenError, pydantic ValidationError, usage errors) print one ``Error: …`` line, with one
+``field.path: message`` line per validation error, and exit 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from pydantic import ValidationError
+
+from ..errors import DysenError
+from ..io import validation_lines
+from . import config_cmd, graph_cmds
+
+app = typer.Typer(
+    name="dysen",
+    help="Dynamics-aware text-to-video diffusion: plan actions with an LLM, build dynamic scene graphs, render.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # a traceback must never print local variables (keys live there)
+)
+app.callback(invoke_without_command=True)(graph_cmds.root)
+app.command("plugins")(graph_cmds.plugins)
+app.command("schema")(graph_cmds.schema)
+app.command("dsg")(graph_cmds.dsg)
+app.add_typer(config_cmd.app, name="config")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv`` and return the exit code (tests call this; ``main`` exits with it)."""
+    try:
+        app(args=argv, prog_name="dysen")  # standalone: usage errors print themselves and exit 2
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except DysenError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"Error: invalid {exc.title}:\n{validation_lines(exc)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,214 @@
+"""Run configuration: YAML files and presets read into pydantic, one section per pipeline stage.
+
+A file may start from another with ``base: NAME`` (a preset) or ``base: path.yaml`` (relative to the file);
+its keys are merged over the base's. Setting a section to ``null`` removes that stage (the ablations use
+this), and naming a different component in a section drops the base's options for it, since options
+belong to one component. ``--set a.b=value`` overrides apply last. Every error names the key and the
+file that set it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from .datamodel import SCHEMA_VERSION
+from .errors import ConfigError, UnknownComponentError
+from .registry import Registry
+
+PRESETS_DIR = Path(__file__).parent / "presets"
+DEFAULT_PRESET = "default"
+STAGES = ("llm", "demo_selector", "planner", "dsg_builder", "imaginer", "text_encoder", "graph_encoder", "backbone")
+"""Config sections that name a component, in pipeline order; each is also a component kind."""
+
+Origins = dict[tuple[str, ...], str]  # key path -> the file (or override) that set it
+
+
+class ComponentRef(BaseModel):
+    """A registered component by name, with the options its ``Options`` model validates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="Registered name (see `dysen plugins`).")
+    options: dict[str, Any] = Field(default_factory=dict, description="The component's options.")
+
+
+class VideoSettings(BaseModel):
+    """The videos to generate (paper §5.1: 16 frames of 256×256)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    frames: int = Field(default=16, ge=1, le=1024, description="Frames per video (F).")
+    height: int = Field(default=256, ge=8, le=4096, description="Frame height in pixels.")
+    width: int = Field(default=256, ge=8, le=4096, description="Frame width in pixels.")
+    fps: int = Field(default=8, ge=1, le=240, description="Frame rate of written video files.")
+
+
+class RunConfig(BaseModel):
+    """A whole Dysen-VDM run: which component serves each stage, and how it is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    description: str = Field(default="", description="What this configuration is for.")
+    seed: int = Field(default=0, ge=0, description="Seed for every random choice of the run.")
+    video: VideoSettings = Field(default_factory=VideoSettings)
+    llm: ComponentRef | None = Field(default=None, description="The LLM consulted in Steps I and III.")
+    demo_selector: ComponentRef | None = Field(default=None, description="Chooses in-context demonstrations.")
+    planner: ComponentRef | None = Field(default=None, description="Step I; null disables Dysen.")
+    dsg_builder: ComponentRef = Field(default_factory=lambda: ComponentRef(name="skeleton"), description="Step II.")
+    imaginer: ComponentRef | None = Field(default=None, description="Step III; null means no imagination.")
+    text_encoder: ComponentRef | None = Field(default=None, description="Embeds prompts and DSG labels.")
+    graph_encoder: ComponentRef | None = Field(default=None, description="Encodes DSGs (RGTrm, RGNN).")
+    backbone: ComponentRef | None = Field(default=None, description="The video diffusion model.")
+
+    _origins: Origins = PrivateAttr(default_factory=dict)
+
+    def origin(self, *path: str) -> str:
+        """The file (or ``--set`` override) that set the key at ``path``, for error messages."""
+        for n in range(len(path), 0, -1):
+            if path[:n] in self._origins:
+                return self._origins[path[:n]]
+        return "the defaults"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def load_config(
+    path: str | Path | None = None, *, preset: str | None = None, overrides: Iterable[str] = ()
+) -> RunConfig:
+    """The run configuration from a file or a preset (default: the offline default), with overrides."""
+    if path is not None and preset is not None:
+        raise ConfigError("give either a config file or a preset, not both")
+    data, origins = _load_layer(Path(path) if path is not None else _preset_path(preset or DEFAULT_PRESET), ())
+    for override in overrides:
+        _apply_override(data, origins, override)
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as exc:
+        probe = RunConfig()
+        probe._origins = origins
+        lines = [
+            f"  {'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']} (set in {probe.origin(*map(str, e['loc']))})"
+            for e in exc.errors()
+        ]
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+    config._origins = origins
+    return config
+
+
+def resolve(config: RunConfig, registry: Registry, *, strict: bool = False) -> tuple[RunConfig, list[str]]:
+    """``config`` with each installed component's options validated and defaults filled in.
+
+    Returns the resolved config and notes about components that are not installed; with ``strict`` a
+    missing component is an error instead of a note.
+    """
+    notes: list[str] = []
+    updates: dict[str, ComponentRef] = {}
+    for stage in STAGES:
+        ref: ComponentRef | None = getattr(config, stage)
+        if ref is None:
+            continue
+        if ref.name not in registry.names(stage):
+            if strict:
+                registry.get(stage, ref.name)  # raises the unknown-component error listing what exists
+            notes.append(f"{stage} {ref.name!r} is not installed; its options are shown unvalidated")
+            continue
+        try:
+            options = registry.options(stage, ref.name, ref.options).model_dump(mode="json")
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}\n  (options set in {config.origin(stage, 'options')})") from None
+        updates[stage] = ComponentRef(name=ref.name, options=options)
+    resolved = config.model_copy(update=updates)
+    resolved._origins = config._origins
+    return resolved, notes
+
+
+def to_yaml(config: RunConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _preset_path(name: str) -> Path:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise UnknownComponentError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
+    return path
+
+
+def _load_layer(path: Path, seen: tuple[Path, ...]) -> tuple[dict, Origins]:
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError(f"{path}: `base` chain loops back to this file")
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of sections, got {type(data).__name__}")
+    base = data.pop("base", None)
+    if base is None:
+        merged, origins = {}, {}
+    elif isinstance(base, str) and base.endswith((".yaml", ".yml")):
+        merged, origins = _load_layer(path.parent / base, (*seen, path))
+    elif isinstance(base, str):
+        merged, origins = _load_layer(_preset_path(base), (*seen, path))
+    else:
+        raise ConfigError(f"{path}: `base` must be a preset name or a .yaml path, got {base!r}")
+    _merge(merged, data, origins, (), str(path))
+    return merged, origins
+
+
+def _merge(into: dict, layer: dict, origins: Origins, prefix: tuple[str, ...], source: str) -> None:
+    for key, value in layer.items():
+        key = str(key)
+        here = (*prefix, key)
+        old = into.get(key)
+        renamed = isinstance(old, dict) and isinstance(value, dict) and "name" in value and value["name"] != old.get("name")
+        if isinstance(old, dict) and isinstance(value, dict) and not renamed:
+            _merge(old, value, origins, here, source)
+        else:
+            into[key] = _copy(value)
+            for path in [p for p in origins if p[: len(here)] == here]:
+                del origins[path]
+            _mark(value, origins, here, source)
+        origins.setdefault(here, source)
+
+
+def _mark(value: Any, origins: Origins, here: tuple[str, ...], source: str) -> None:
+    origins[here] = source
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _mark(sub, origins, (*here, str(key)), source)
+
+
+def _copy(value: Any) -> Any:
+    return {k: _copy(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def _apply_override(data: dict, origins: Origins, override: str) -> None:
+    key, sep, raw = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {override!r} must look like section.key=value")
+    path = key.strip().split(".")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    node = data
+    for part in path[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    _merge(node, {path[-1]: value}, origins, tuple(path[:-1]), f"--set {override}")

@@ -1,0 +1,78 @@
+"""Reading and writing the project's files: atomic writes, and model files read with errors a user can act on."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import InputError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: str | Path, data: Any) -> Path:
+    """Write ``data`` (a pydantic model or plain JSON value) as indented JSON, atomically."""
+    if isinstance(data, BaseModel):
+        text = data.model_dump_json(indent=2, exclude_none=True)
+    else:
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    return write_text_atomic(path, text + "\n")
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The text of ``path``; a missing or unreadable file is an InputError naming ``what`` it should be."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} file '{path}' not found")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {what} file '{path}': {exc}") from None
+
+
+def read_model(path: str | Path, model: type[M], what: str) -> M:
+    """Parse ``path`` as JSON into ``model``; errors name the file, the line or the field."""
+    text = read_text(path, what)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"{path} is not a valid {what}:\n{validation_lines(exc)}") from None
+
+
+def validation_lines(exc: ValidationError, prefix: str = "") -> str:
+    """One ``field.path: message (got value)`` line per error, indented for the CLI."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"])) or "(root)"
+        got = err.get("input")
+        shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        lines.append(f"  {loc}: {err['msg']} (got {shown})")
+    return "\n".join(lines)

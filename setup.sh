@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sets dysen up in .venv (the core and the first-party plugins, editable) and runs the main job on the
+# embedded default: no API key, no download from a model hub. Safe to rerun.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python=${PYTHON:-python3}
+# A torch already in .venv (a CUDA build, say) is kept; otherwise this spec is installed. On the project's
+# CPU machines torch==2.13.0 is a CPU build already on disk; anywhere else set TORCH_SPEC as you need.
+torch_spec=${TORCH_SPEC:-torch==2.13.0}
+
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+"${pip[@]}" --upgrade pip 'setuptools>=77' wheel
+.venv/bin/python -c 'import torch' 2>/dev/null || "${pip[@]}" "$torch_spec"
+"${pip[@]}" -e '.[test]' \
+  -e plugins/llm_openai -e plugins/llm_local -e plugins/encoder_rgtrm -e plugins/backbone_vdm
+
+echo "== installed components =="
+.venv/bin/dysen plugins
+echo "== the main job: the paper's Figure 3 plan through Step II =="
+.venv/bin/dysen dsg examples/figure3_plan.json --frames 16 -o out/figure3_dsg.json
