@@ -14,9 +14,10 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" --upgrade pip 'setuptools>=77' wheel
 .venv/bin/python -c 'import torch' 2>/dev/null || "${pip[@]}" "$torch_spec"
 "${pip[@]}" -e '.[test]' \
-  -e plugins/llm_openai -e plugins/llm_local -e plugins/encoder_rgtrm -e plugins/backbone_vdm
+  -e 'plugins/llm_openai[test]' -e 'plugins/llm_local[transformers]' -e plugins/encoder_rgtrm -e plugins/backbone_vdm
 
 echo "== installed components =="
 .venv/bin/dysen plugins
-echo "== the main job: the paper's Figure 3 plan through Step II =="
-.venv/bin/dysen dsg examples/figure3_plan.json --frames 16 -o out/figure3_dsg.json
+echo "== the main job: Steps I-III on a prompt with the embedded LLM, drawn as a timeline =="
+.venv/bin/dysen plan "A cat is screaming, looks at the window, and wants to jump on it, but falls down the table." \
+  -o out/cat_plan.json --png out/cat_timeline.png

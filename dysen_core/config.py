@@ -9,6 +9,7 @@ file that set it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from .datamodel import SCHEMA_VERSION
 from .errors import ConfigError, UnknownComponentError
+from .llm_client import LLMClientOptions
 from .registry import Registry
 
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -26,6 +28,19 @@ STAGES = ("llm", "demo_selector", "planner", "dsg_builder", "imaginer", "text_en
 """Config sections that name a component, in pipeline order; each is also a component kind."""
 
 Origins = dict[tuple[str, ...], str]  # key path -> the file (or override) that set it
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with only true/false as booleans: YAML 1.1 would read `cache_mode: off` as false."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 class ComponentRef(BaseModel):
@@ -65,6 +80,9 @@ class RunConfig(BaseModel):
     text_encoder: ComponentRef | None = Field(default=None, description="Embeds prompts and DSG labels.")
     graph_encoder: ComponentRef | None = Field(default=None, description="Encodes DSGs (RGTrm, RGNN).")
     backbone: ComponentRef | None = Field(default=None, description="The video diffusion model.")
+    llm_client: LLMClientOptions = Field(
+        default_factory=LLMClientOptions, description="Cache, replay, retries and concurrency of LLM calls."
+    )
 
     _origins: Origins = PrivateAttr(default_factory=dict)
 
@@ -148,7 +166,7 @@ def _load_layer(path: Path, seen: tuple[Path, ...]) -> tuple[dict, Origins]:
     if not path.is_file():
         raise ConfigError(f"config file '{path}' not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -203,7 +221,7 @@ def _apply_override(data: dict, origins: Origins, override: str) -> None:
         raise ConfigError(f"override {override!r} must look like section.key=value")
     path = key.strip().split(".")
     try:
-        value = yaml.safe_load(raw)
+        value = yaml.load(raw, Loader=_Loader)
     except yaml.YAMLError:
         value = raw
     node = data

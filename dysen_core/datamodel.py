@@ -113,6 +113,14 @@ class SceneGraph(_Model):
                     )
         return self
 
+    def union(self, other: SceneGraph) -> SceneGraph:
+        """Every node, attribute and relation of both graphs (this one's first)."""
+        return SceneGraph(
+            objects=[*self.objects, *other.objects],
+            attributes=[*self.attributes, *other.attributes],
+            relations=[*self.relations, *other.relations],
+        )
+
     def key(self) -> tuple[frozenset, frozenset, frozenset]:
         """Order-free identity of the graph, used to compare consecutive SGs."""
         return frozenset(self.objects), frozenset(self.attributes), frozenset(self.relations)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .errors import InputError
+from .redact import redact
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -75,4 +76,4 @@ def validation_lines(exc: ValidationError, prefix: str = "") -> str:
         if len(shown) > 80:
             shown = shown[:77] + "..."
         lines.append(f"  {loc}: {err['msg']} (got {shown})")
-    return "\n".join(lines)
+    return redact("\n".join(lines))  # a key pasted into a config field must not be echoed back

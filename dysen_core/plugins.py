@@ -19,7 +19,9 @@ from .errors import PluginError
 GROUP = "dysen"
 DEFAULT_PLUGINS = (
     "dysen_core.default_plugins.skeleton",
+    "dysen_core.default_plugins.scene_manager",
     "dysen_core.default_plugins.text_encoders",
+    "dysen_core.default_plugins.metrics",
 )
 """The core's built-in components register through the same hooks as any plugin."""
 

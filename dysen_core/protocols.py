@@ -16,6 +16,8 @@ from .datamodel import ActionPlan, DynamicSceneGraph
 if TYPE_CHECKING:
     import torch
 
+    from .graph_features import GraphFeatures
+
 
 @runtime_checkable
 class LLM(Protocol):
@@ -83,14 +85,19 @@ class Imaginer(Protocol):
 
     name: str
 
-    def enrich(self, dsg: DynamicSceneGraph) -> DynamicSceneGraph:
-        """``dsg`` with each scene graph enriched and the whole polished."""
+    def enrich(self, dsg: DynamicSceneGraph, notes: list[str] | None = None) -> DynamicSceneGraph:
+        """``dsg`` with each scene graph enriched and the whole polished; fallbacks taken (a segment kept
+        as it was, say) are appended to ``notes`` with their reasons."""
         ...
 
 
 @runtime_checkable
 class TextEncoder(Protocol):
-    """Embeds text: DSG labels for the graph encoder and prompt tokens for text cross-attention (§4.2)."""
+    """Embeds text: DSG labels for the graph encoder and prompt tokens for text cross-attention (§4.2, eq. 6).
+
+    Both methods take a list of strings and return float tensors on the encoder's device, with no
+    autograd history (text encoders are frozen). ``dim`` is the width of both.
+    """
 
     name: str
     dim: int
@@ -100,18 +107,22 @@ class TextEncoder(Protocol):
         ...
 
     def tokens(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token features ``(B, S, dim)`` and their mask ``(B, S)`` (True = real token)."""
+        """Token features ``(B, S, dim)``, zero on padding, and their mask ``(B, S)`` (True = real token)."""
         ...
 
 
 @runtime_checkable
 class GraphEncoder(Protocol):
-    """Encodes a batch of DSGs into per-SG features H^G (paper §4.2, eqs. 2–5)."""
+    """Encodes a batch of DSGs into per-SG features H^G and node tokens (paper §4.2, eqs. 2–5).
+
+    The features do not depend on the diffusion step: compute them once per sample and reuse them.
+    """
 
     name: str
+    width: int
 
-    def encode(self, dsgs: Sequence[DynamicSceneGraph]) -> Any:
-        """Features of ``dsgs``; see the graph-encoder docs for the returned structure."""
+    def encode(self, dsgs: Sequence[DynamicSceneGraph]) -> GraphFeatures:
+        """``GraphFeatures``: pooled (B, M, width), nodes (B, M, N, width), node_mask (B, M, N), sg_mask (B, M)."""
         ...
 
 

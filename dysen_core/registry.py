@@ -85,6 +85,10 @@ class Registry:
             raise UnknownComponentError(f"unknown {kind} {name!r}; installed: {installed} (see `dysen plugins`)")
         return regs[name]
 
+    def requires(self, kind: str, name: str) -> set[str]:
+        """The other components that factory ``name`` of ``kind`` asks for (among DEPENDENCIES)."""
+        return _dependency_names(self.get(kind, name).factory)
+
     def options(self, kind: str, name: str, options: Mapping[str, Any] | None = None) -> BaseModel:
         """``options`` validated by the component's ``Options``; errors name ``kind.options.field``."""
         reg = self.get(kind, name)

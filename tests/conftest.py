@@ -12,6 +12,12 @@ from dysen_core.plugins import new_plugin_manager
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
+@pytest.fixture(autouse=True)
+def _private_llm_cache(tmp_path, monkeypatch):
+    """Every test gets its own LLM answer cache, never the user's."""
+    monkeypatch.setenv("DYSEN_CACHE_DIR", str(tmp_path / "llm-cache"))
+
+
 @pytest.fixture
 def core_manager():
     """A fresh manager with the core's default plugins and no installed entry points."""

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from dysen_core.cli import run
 from dysen_core.datamodel import DynamicSceneGraph
-
-from pathlib import Path
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

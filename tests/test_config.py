@@ -129,3 +129,11 @@ def test_bad_override():
 def test_file_and_preset_together(tmp_path):
     with pytest.raises(ConfigError, match="either a config file or a preset"):
         load_config(tmp_path / "x.yaml", preset="paper")
+
+
+def test_secret_pasted_into_options_is_not_echoed(core_manager, monkeypatch):
+    monkeypatch.setenv("MY_SERVICE_API_KEY", "s3cr3t-value-123")
+    config = load_config(preset="default", overrides=["dsg_builder.options.persist_entities=s3cr3t-value-123"])
+    with pytest.raises(ConfigError) as info:
+        resolve(config, Registry.from_manager(core_manager))
+    assert "s3cr3t-value-123" not in str(info.value) and "persist_entities" in str(info.value)

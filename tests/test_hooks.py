@@ -6,8 +6,6 @@ import re
 import types
 from pathlib import Path
 
-import pytest
-
 from dysen_core.datamodel import ActionPlan, Event
 from dysen_core.plugins import PluginInfo, register_plugin
 from dysen_core.protocols import PROTOCOLS
@@ -70,9 +68,15 @@ def test_hook_register_text_encoders(core_manager):
     assert features.shape == (2, 3, 16) and mask.tolist() == [[True, False, False], [True, True, True]]
 
 
-@pytest.mark.skip(reason="filled in with the graph encoder's documented output")
-def test_hook_register_graph_encoders(core_manager):
-    pass
+def test_hook_register_graph_encoders(core_manager, figure3_plan):
+    text = Registry.from_manager(core_manager).create("text_encoder", "random", {"dim": 8})
+    encoder = example_component(
+        core_manager, "register_graph_encoders", "graph_encoder", "label-mean", {"width": 4}, text_encoder=text
+    )
+    dsg = build_skeleton(figure3_plan)
+    features = encoder.encode([dsg])
+    assert features.pooled.shape == (1, len(dsg.frames), 4) and features.sg_mask.all()
+    assert features.nodes[~features.node_mask].abs().max() == 0
 
 
 def test_hook_register_backbones(core_manager, figure3_plan):

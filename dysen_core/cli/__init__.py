@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..errors import DysenError
 from ..io import validation_lines
-from . import config_cmd, graph_cmds
+from . import config_cmd, data, graph_cmds, plan_cmd
 
 app = typer.Typer(
     name="dysen",
@@ -26,7 +26,9 @@ app.callback(invoke_without_command=True)(graph_cmds.root)
 app.command("plugins")(graph_cmds.plugins)
 app.command("schema")(graph_cmds.schema)
 app.command("dsg")(graph_cmds.dsg)
+app.command("plan")(plan_cmd.plan)
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(data.app, name="data")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,141 @@
+"""In-context prompts for the three LLM tasks of the scene manager (paper §4.1, App. A.3, Figs. 3, 12–14).
+
+Each prompt is 1) the task's instruction (``templates/<task>.txt``), 2) D demonstrations with gold answers and
+3) the test input. Demonstrations are chat turns (the input as a user turn, the gold answer as an assistant
+turn), so a chat model sees the exact answer format before it answers; the answer format is JSON matching
+the task's schema, which backends with constrained decoding enforce.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .chat import ChatMessage
+from .datamodel import ActionPlan, SceneGraph
+from .demos import ImaginationDemo, PlanningDemo, PolishDemo
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_ANSWER_EVENTS = 12
+MAX_ANSWER_ITEMS = 16
+MAX_ANSWER_NAME = 60  # a grammar-constrained decoder unrolls maxLength; names in a plan are short
+
+_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_ANSWER_NAME}
+
+
+def _tuple(n: int) -> dict[str, Any]:
+    return {"type": "array", "items": _NAME, "minItems": n, "maxItems": n}
+
+
+SCENE_GRAPH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "objects": {"type": "array", "items": _NAME, "maxItems": MAX_ANSWER_ITEMS},
+        "attributes": {"type": "array", "items": _tuple(2), "maxItems": MAX_ANSWER_ITEMS},
+        "relations": {"type": "array", "items": _tuple(3), "maxItems": MAX_ANSWER_ITEMS},
+    },
+    "required": ["objects", "attributes", "relations"],
+    "additionalProperties": False,
+}
+
+PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "events": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_ANSWER_EVENTS,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "agent": _NAME,
+                    "predicate": _NAME,
+                    "target": {"anyOf": [_NAME, {"type": "null"}]},
+                    "start": {"type": "integer", "minimum": 0, "maximum": 64},
+                    "end": {"type": "integer", "minimum": 1, "maximum": 64},
+                },
+                "required": ["agent", "predicate", "target", "start", "end"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["events"],
+    "additionalProperties": False,
+}
+
+
+def polish_schema(count: int) -> dict[str, Any]:
+    """The polishment answer: exactly ``count`` scene graphs."""
+    graphs = {"type": "array", "items": SCENE_GRAPH_SCHEMA, "minItems": count, "maxItems": count}
+    return {"type": "object", "properties": {"scene_graphs": graphs}, "required": ["scene_graphs"],
+            "additionalProperties": False}
+
+
+@cache
+def instruction(task: str) -> str:
+    return (TEMPLATES / f"{task}.txt").read_text(encoding="utf-8").strip()
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def plan_answer(plan: ActionPlan) -> str:
+    events = [e.model_dump(include={"agent", "predicate", "target", "start", "end"}) for e in plan.events]
+    return compact({"events": events})
+
+
+def graph_json(graph: SceneGraph) -> dict[str, Any]:
+    return {"objects": graph.objects, "attributes": [list(a) for a in graph.attributes],
+            "relations": [list(r) for r in graph.relations]}
+
+
+def graph_text(graph: SceneGraph | None) -> str:
+    return "none" if graph is None else compact(graph_json(graph))
+
+
+def window_text(prompt: str, previous: SceneGraph | None, current: SceneGraph, following: SceneGraph | None) -> str:
+    return (f"Text: {prompt}\nPrevious SG: {graph_text(previous)}\nCurrent SG: {graph_text(current)}\n"
+            f"Next SG: {graph_text(following)}")
+
+
+def dsg_text(prompt: str, graphs: Sequence[SceneGraph]) -> str:
+    lines = "\n".join(f"SG {m + 1}: {graph_text(g)}" for m, g in enumerate(graphs))
+    return f"Text: {prompt}\nDSG ({len(graphs)} SGs):\n{lines}"
+
+
+def _conversation(task: str, turns: Sequence[tuple[str, str]], test_input: str) -> list[ChatMessage]:
+    """Instruction first, then one (user, assistant) pair per demonstration, then the test input."""
+    messages: list[ChatMessage] = []
+    head = instruction(task) + "\n\n"
+    for user, assistant in turns:
+        messages += [ChatMessage(role="user", content=head + user), ChatMessage(role="assistant", content=assistant)]
+        head = ""
+    return [*messages, ChatMessage(role="user", content=head + test_input)]
+
+
+def planning_messages(prompt: str, demos: Sequence[PlanningDemo]) -> list[ChatMessage]:
+    """Step I: extract the prompt's events with their time intervals."""
+    turns = [(f"Text: {d.plan.prompt}", plan_answer(d.plan)) for d in demos]
+    return _conversation("plan", turns, f"Text: {prompt}")
+
+
+def imagination_messages(
+    prompt: str, previous: SceneGraph | None, current: SceneGraph, following: SceneGraph | None,
+    demos: Sequence[ImaginationDemo],
+) -> list[ChatMessage]:
+    """Step III, first round: enrich the current SG given its sliding window."""
+    turns = [(window_text(d.prompt, d.previous, d.current, d.next), graph_text(d.output)) for d in demos]
+    return _conversation("imagine", turns, window_text(prompt, previous, current, following))
+
+
+def polish_messages(prompt: str, graphs: Sequence[SceneGraph], demos: Sequence[PolishDemo]) -> list[ChatMessage]:
+    """Step III, second round: review the whole DSG for temporal and logical consistency."""
+    turns = [
+        (dsg_text(d.prompt, d.frames), compact({"scene_graphs": [graph_json(g) for g in d.output]}))
+        for d in demos
+    ]
+    return _conversation("polish", turns, dsg_text(prompt, graphs))

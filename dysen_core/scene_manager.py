@@ -1,0 +1,122 @@
+"""The dynamic scene manager (Dysen, paper §4.1): Steps I–III for one prompt, built from a run config.
+
+``SceneManager.run(prompt)`` never raises for a bad prompt or a failed LLM call: it returns a ``PlanResult``
+whose ``error`` says why, so one bad prompt in a batch never loses the others' results.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .chat import ChatMessage, Completion
+from .config import RunConfig
+from .datamodel import SCHEMA_VERSION, ActionPlan, DynamicSceneGraph
+from .errors import ConfigError, DysenError
+from .llm_client import LLMClient
+from .plugins import core_version
+from .registry import Registry, get_registry
+
+
+class PlanResult(BaseModel):
+    """What ``dysen plan`` writes for one prompt: the plan, the skeleton DSG, the enriched DSG and a manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: str = SCHEMA_VERSION
+    prompt: str
+    plan: ActionPlan | None = Field(default=None, description="Step I's action plan.")
+    skeleton: DynamicSceneGraph | None = Field(default=None, description="Step II's DSG.")
+    dsg: DynamicSceneGraph | None = Field(default=None, description="Step III's enriched DSG (or the skeleton).")
+    notes: list[str] = Field(default_factory=list, description="Fallbacks taken, with their reasons.")
+    error: str | None = Field(default=None, description="Why this prompt produced no plan, if it did not.")
+    manifest: dict[str, Any] = Field(default_factory=dict, description="Components, versions, LLM use, timings.")
+
+
+class _CountingLLM:
+    """Counts one prompt's LLM requests while they go through the shared client."""
+
+    def __init__(self, llm: LLMClient):
+        self.llm, self.name, self.requests = llm, llm.name, 0
+
+    def complete(self, messages: Sequence[ChatMessage], *, json_schema: Mapping[str, Any] | None = None) -> Completion:
+        self.requests += 1
+        return self.llm.complete(messages, json_schema=json_schema)
+
+
+class SceneManager:
+    """Builds the planner, builder and imaginer of a run config once, then runs them per prompt."""
+
+    def __init__(self, config: RunConfig, registry: Registry | None = None):
+        self.config = config
+        self.registry = registry or get_registry()
+        if config.planner is None:
+            raise ConfigError("this config has no planner (Dysen is off); set a planner section to plan prompts")
+        built: dict[str, Any] = {}
+        needed = self._needs("planner") | (self._needs("imaginer") if config.imaginer else set())
+        if "demo_selector" in needed and config.demo_selector is not None:
+            needed |= self._needs("demo_selector")
+        for stage in ("text_encoder", "demo_selector"):  # built only when something asks for them
+            if stage in needed and getattr(config, stage) is not None:
+                built[stage] = self._create(stage, built)
+        self.llm = None
+        if "llm" in needed and config.llm is not None:
+            self.llm = LLMClient(self._create("llm", built), config.llm_client)
+        self.builder = self._create("dsg_builder", built)
+        self._built = built
+
+    def run(self, prompt: str) -> PlanResult:
+        """Steps I–III for ``prompt``; failures are recorded in the result, never raised."""
+        start = time.perf_counter()
+        counting = _CountingLLM(self.llm) if self.llm is not None else None
+        deps = {**self._built, "llm": counting}
+        result = PlanResult(prompt=prompt)
+        timings: dict[str, float] = {}
+        try:
+            planner = self._create("planner", deps)
+            imaginer = self._create("imaginer", deps) if self.config.imaginer is not None else None
+            t = time.perf_counter()
+            result.plan = planner.plan(prompt)
+            timings["plan_s"] = time.perf_counter() - t
+            result.skeleton = self.builder.build(result.plan).with_frames(self.config.video.frames)
+            result.dsg = result.skeleton
+            if imaginer is not None:
+                t = time.perf_counter()
+                result.dsg = imaginer.enrich(result.skeleton, notes=result.notes)
+                timings["imagine_s"] = time.perf_counter() - t
+        except DysenError as exc:
+            result.error = str(exc)
+        timings["total_s"] = time.perf_counter() - start
+        result.manifest = {
+            "dysen_version": core_version(),
+            "config": self.config.description,
+            "components": {stage: ref.name for stage in ("llm", "demo_selector", "planner", "dsg_builder", "imaginer")
+                           if (ref := getattr(self.config, stage)) is not None},
+            "llm": self.llm.manifest()["identity"] if self.llm is not None else None,
+            "llm_requests": counting.requests if counting is not None else 0,
+            "segments": len(result.skeleton.unique_segments()) if result.skeleton is not None else 0,
+            "timings": {k: round(v, 3) for k, v in timings.items()},
+        }
+        return result
+
+    def close(self) -> None:
+        """Free the LLM (a local model's memory goes back before the video model runs)."""
+        if self.llm is not None:
+            self.llm.close()
+
+    def __enter__(self) -> SceneManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _needs(self, stage: str) -> set[str]:
+        ref = getattr(self.config, stage)
+        return self.registry.requires(stage, ref.name) if ref is not None else set()
+
+    def _create(self, stage: str, deps: Mapping[str, Any]) -> Any:
+        ref = getattr(self.config, stage)
+        return self.registry.create(stage, ref.name, ref.options, **deps)
