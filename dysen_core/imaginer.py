@@ -19,7 +19,7 @@ from .datamodel import DynamicSceneGraph, SceneGraph
 from .demos import POOLS_DIR, ImaginationDemo, PolishDemo, load_pool
 from .errors import PlanParseError
 from .icl import ask, pick_demos, require_llm
-from .prompts import SCENE_GRAPH_SCHEMA, graph_text, imagination_messages, polish_messages, polish_schema
+from .prompts import SCENE_GRAPH_SCHEMA, imagination_messages, polish_messages, polish_schema
 from .selectors import FixedSelector
 
 
@@ -50,19 +50,20 @@ class ICLImaginer:
         self.selector = demo_selector or FixedSelector()
         self.imagination_pool = load_pool(self.options.imagination_pool or POOLS_DIR / "imagination.jsonl", ImaginationDemo)
         self.polish_pool = load_pool(self.options.polish_pool or POOLS_DIR / "polish.jsonl", PolishDemo)
-        self._imagination_keys = [f"{d.prompt} {graph_text(d.current)}" for d in self.imagination_pool]
+        self._imagination_keys = [d.prompt for d in self.imagination_pool]
         self._polish_keys = [d.prompt for d in self.polish_pool]
 
     def enrich(self, dsg: DynamicSceneGraph, notes: list[str] | None = None) -> DynamicSceneGraph:
         notes = notes if notes is not None else []
         segments = dsg.unique_segments()
         graphs: list[SceneGraph] = []
+        # one set of demonstrations per DSG: every segment's prompt then shares its prefix, which a local
+        # backend's KV cache evaluates once
+        demos = pick_demos(self.selector, dsg.prompt, self.imagination_pool, self._imagination_keys, self.options.num_demos)
         for i, segment in enumerate(segments):
             window = self.options.sliding_window
             previous = graphs[-1] if window and graphs else None
             following = segments[i + 1].graph if window and i + 1 < len(segments) else None
-            demos = pick_demos(self.selector, f"{dsg.prompt} {graph_text(segment.graph)}", self.imagination_pool,
-                               self._imagination_keys, self.options.num_demos)
             messages = imagination_messages(dsg.prompt, previous, segment.graph, following, demos)
             try:
                 graphs.append(self._planned(ask(self.llm, messages, SCENE_GRAPH_SCHEMA,
