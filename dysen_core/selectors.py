@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import ConfigError
+
+RECENT_QUERIES = 8  # query embeddings kept: enough for the calls of a few prompts in flight at once
 
 
 class _Options(BaseModel):
@@ -65,16 +68,22 @@ class NearestSelector:
         self.options = options or self.Options()
         self.text_encoder = text_encoder
         self._pools: dict[tuple[str, ...], object] = {}
+        self._recent: OrderedDict[str, object] = OrderedDict()  # one prompt's planner and imaginer ask alike
 
     def select(self, query: str, candidates: Sequence[str], k: int) -> list[int]:
-        import torch
-
         k = _check(candidates, k)
         key = tuple(candidates)
         if key not in self._pools:  # a pool is embedded once, however many inputs are planned against it
-            self._pools[key] = torch.nn.functional.normalize(self.text_encoder.embed(list(candidates)).float(), dim=-1)
-        pool = self._pools[key]
-        q = torch.nn.functional.normalize(self.text_encoder.embed([query]).float(), dim=-1)
-        scores = (pool @ q[0]).tolist()
+            self._pools[key] = self._unit(list(candidates))
+        if query not in self._recent:
+            self._recent[query] = self._unit([query])[0]
+            if len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        scores = (self._pools[key] @ self._recent[query]).tolist()
         ranked = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))[:k]
         return ranked[::-1]
+
+    def _unit(self, texts: list[str]):
+        import torch
+
+        return torch.nn.functional.normalize(self.text_encoder.embed(texts).float(), dim=-1)
