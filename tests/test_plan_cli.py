@@ -69,7 +69,7 @@ def test_batch_resumes_and_keeps_going(capsys, tmp_path):
 )
 def test_user_errors(capsys, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
-    code, _, err = call(capsys, "plan", *args)
-    assert code == 2
+    code, out, err = call(capsys, "plan", *args)
+    assert code == 2 and out == ""
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1

@@ -69,12 +69,12 @@ def _plan_one(manager, prompt: str, output: Path | None, png: Path | None) -> No
 
     result = manager.run(prompt)
     result.manifest["llm_stats"] = manager.llm.stats.model_dump() if manager.llm is not None else None
-    if output is None:
-        typer.echo(result.model_dump_json(indent=2, exclude_none=True))
-    else:
-        write_json_atomic(output, result)
+    if output is not None:
+        write_json_atomic(output, result)  # a failed prompt's result is kept too: it records why
     if result.error is not None:
         raise InputError(f"planning failed: {result.error}")
+    if output is None:
+        typer.echo(result.model_dump_json(indent=2, exclude_none=True))
     if png is not None:
         draw_timeline(result.dsg, png, skeleton=result.skeleton)
     _summary_line(result, output, png)
