@@ -65,7 +65,7 @@ def main() -> None:
         prompts = [gold[i % len(gold)].plan.prompt for i in range(args.replay_batch)]
         with SceneManager(replay_config) as manager:
             start = time.perf_counter()
-            failed = sum(manager.run(p).error is not None for p in prompts)
+            failed = sum(result.error is not None for result in manager.run_many(prompts))
             seconds = time.perf_counter() - start
         replay = {"prompts": len(prompts), "seconds": seconds, "prompts_per_s": len(prompts) / seconds, "failed": failed}
 

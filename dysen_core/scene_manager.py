@@ -6,8 +6,10 @@ whose ``error`` says why, so one bad prompt in a batch never loses the others' r
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +21,8 @@ from .errors import ConfigError, DysenError
 from .llm_client import LLMClient
 from .plugins import core_version
 from .registry import Registry, get_registry
+
+CHUNK = 64  # prompts whose demonstration queries are embedded in one batch
 
 
 class PlanResult(BaseModel):
@@ -37,18 +41,26 @@ class PlanResult(BaseModel):
 
 
 class _CountingLLM:
-    """Counts one prompt's LLM requests while they go through the shared client."""
+    """The shared client, counting requests per thread: each prompt runs on one thread at a time."""
 
     def __init__(self, llm: LLMClient):
-        self.llm, self.name, self.requests = llm, llm.name, 0
+        self.llm, self.name = llm, llm.name
+        self._local = threading.local()
+
+    @property
+    def requests(self) -> int:
+        return getattr(self._local, "requests", 0)
+
+    def reset(self) -> None:
+        self._local.requests = 0
 
     def complete(self, messages: Sequence[ChatMessage], *, json_schema: Mapping[str, Any] | None = None) -> Completion:
-        self.requests += 1
+        self._local.requests = self.requests + 1
         return self.llm.complete(messages, json_schema=json_schema)
 
 
 class SceneManager:
-    """Builds the planner, builder and imaginer of a run config once, then runs them per prompt."""
+    """Builds the components of a run config's Steps I–III once, then runs them per prompt."""
 
     def __init__(self, config: RunConfig, registry: Registry | None = None):
         self.config = config
@@ -63,29 +75,31 @@ class SceneManager:
             if stage in needed and getattr(config, stage) is not None:
                 built[stage] = self._create(stage, built)
         self.llm = None
+        self._counting = None
         if "llm" in needed and config.llm is not None:
             self.llm = LLMClient(self._create("llm", built), config.llm_client)
+            self._counting = built["llm"] = _CountingLLM(self.llm)
         self.builder = self._create("dsg_builder", built)
-        self._built = built
+        self.selector = built.get("demo_selector")
+        self.planner = self._create("planner", built)
+        self.imaginer = self._create("imaginer", built) if config.imaginer is not None else None
 
     def run(self, prompt: str) -> PlanResult:
         """Steps I–III for ``prompt``; failures are recorded in the result, never raised."""
         start = time.perf_counter()
-        counting = _CountingLLM(self.llm) if self.llm is not None else None
-        deps = {**self._built, "llm": counting}
+        if self._counting is not None:
+            self._counting.reset()
         result = PlanResult(prompt=prompt)
         timings: dict[str, float] = {}
         try:
-            planner = self._create("planner", deps)
-            imaginer = self._create("imaginer", deps) if self.config.imaginer is not None else None
             t = time.perf_counter()
-            result.plan = planner.plan(prompt)
+            result.plan = self.planner.plan(prompt)
             timings["plan_s"] = time.perf_counter() - t
             result.skeleton = self.builder.build(result.plan).with_frames(self.config.video.frames)
             result.dsg = result.skeleton
-            if imaginer is not None:
+            if self.imaginer is not None:
                 t = time.perf_counter()
-                result.dsg = imaginer.enrich(result.skeleton, notes=result.notes)
+                result.dsg = self.imaginer.enrich(result.skeleton, notes=result.notes)
                 timings["imagine_s"] = time.perf_counter() - t
         except DysenError as exc:
             result.error = str(exc)
@@ -95,12 +109,28 @@ class SceneManager:
             "config": self.config.description,
             "components": {stage: ref.name for stage in ("llm", "demo_selector", "planner", "dsg_builder", "imaginer")
                            if (ref := getattr(self.config, stage)) is not None},
-            "llm": self.llm.manifest()["identity"] if self.llm is not None else None,
-            "llm_requests": counting.requests if counting is not None else 0,
+            "llm": self.llm.cache_identity() if self.llm is not None else None,
+            "llm_requests": self._counting.requests if self._counting is not None else 0,
             "segments": len(result.skeleton.unique_segments()) if result.skeleton is not None else 0,
             "timings": {k: round(v, 3) for k, v in timings.items()},
         }
         return result
+
+    def run_many(self, prompts: Sequence[str], *, concurrency: int = 1,
+                 on_result: Callable[[int, PlanResult], None] | None = None) -> list[PlanResult]:
+        """``run`` over ``prompts`` in chunks; a selector with ``prefetch`` embeds each chunk's queries at once."""
+        results: list[PlanResult] = []
+        prefetch = getattr(self.selector, "prefetch", None)
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            for first in range(0, len(prompts), CHUNK):
+                chunk = prompts[first : first + CHUNK]
+                if prefetch is not None:
+                    prefetch(chunk)
+                for n, result in enumerate(pool.map(self.run, chunk), start=first):
+                    if on_result is not None:
+                        on_result(n, result)
+                    results.append(result)
+        return results
 
     def close(self) -> None:
         """Free the LLM (a local model's memory goes back before the video model runs)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -69,19 +70,39 @@ class NearestSelector:
         self.text_encoder = text_encoder
         self._pools: dict[tuple[str, ...], object] = {}
         self._recent: OrderedDict[str, object] = OrderedDict()  # one prompt's planner and imaginer ask alike
+        self._capacity = RECENT_QUERIES
+        self._lock = threading.Lock()
 
     def select(self, query: str, candidates: Sequence[str], k: int) -> list[int]:
         k = _check(candidates, k)
         key = tuple(candidates)
-        if key not in self._pools:  # a pool is embedded once, however many inputs are planned against it
-            self._pools[key] = self._unit(list(candidates))
-        if query not in self._recent:
-            self._recent[query] = self._unit([query])[0]
-            if len(self._recent) > RECENT_QUERIES:
-                self._recent.popitem(last=False)
-        scores = (self._pools[key] @ self._recent[query]).tolist()
+        with self._lock:
+            pool, vector = self._pools.get(key), self._recent.get(query)
+        if pool is None:  # a pool is embedded once, however many inputs are planned against it
+            pool = self._unit(list(candidates))
+            with self._lock:
+                self._pools[key] = pool
+        if vector is None:
+            vector = self._unit([query])[0]
+            self._remember({query: vector})
+        scores = (pool @ vector).tolist()
         ranked = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))[:k]
         return ranked[::-1]
+
+    def prefetch(self, queries: Sequence[str]) -> None:
+        """Embed ``queries`` in one batch ahead of their ``select`` calls (a batch of prompts is much faster so)."""
+        wanted = list(dict.fromkeys(q.strip() for q in queries))
+        with self._lock:
+            self._capacity = max(RECENT_QUERIES, len(wanted))
+            missing = [q for q in wanted if q not in self._recent]
+        if missing:
+            self._remember(dict(zip(missing, self._unit(missing))))
+
+    def _remember(self, vectors: dict[str, object]) -> None:
+        with self._lock:
+            self._recent.update(vectors)
+            while len(self._recent) > self._capacity:
+                self._recent.popitem(last=False)
 
     def _unit(self, texts: list[str]):
         import torch

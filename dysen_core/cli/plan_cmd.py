@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -101,18 +100,17 @@ def _plan_batch(manager, prompts: list[str], folder: Path, concurrency: int) -> 
     todo = [(p, t) for p, t in zip(prompts, targets) if not _done(t, PlanResult)]
     failed: list[str] = []
 
-    def work(item: tuple[str, Path]) -> None:
-        prompt, target = item
-        result = manager.run(prompt)
-        write_json_atomic(target, result)
-        if result.error is not None:
-            failed.append(f"{target.name}: {result.error}")
-
     with Progress(transient=True) as progress:
         task = progress.add_task("planning", total=len(todo))
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            for _ in pool.map(work, todo):
-                progress.advance(task)
+
+        def done(n: int, result: PlanResult) -> None:
+            target = todo[n][1]
+            write_json_atomic(target, result)
+            if result.error is not None:
+                failed.append(f"{target.name}: {result.error}")
+            progress.advance(task)
+
+        manager.run_many([prompt for prompt, _ in todo], concurrency=concurrency, on_result=done)
     stats = manager.llm.stats.model_dump() if manager.llm is not None else {}
     summary = {"prompts": len(prompts), "skipped_done": len(prompts) - len(todo), "planned": len(todo) - len(failed),
                "failed": len(failed), "failures": failed, "llm": stats}
