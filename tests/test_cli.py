@@ -65,6 +65,7 @@ def test_dsg_to_file(capsys, tmp_path):
     dsg = DynamicSceneGraph.model_validate_json(target.read_text())
     assert dsg.frame_to_sg == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
     assert [p.name for p in target.parent.iterdir()] == ["dsg.json"]  # no temporary file left behind
+    assert target.stat().st_mode & 0o777 == 0o644  # an ordinary file, not the temporary file's private mode
 
 
 def test_dsg_to_stdout_with_options_from_config(capsys, tmp_path):

@@ -26,29 +26,11 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..errors import InputError
-from ..io import write_json_atomic
+from ..io import write_bytes_atomic, write_json_atomic
 from .generate import ClipRecord, ShapesConfig, generate_clip
 from .splits import SPLITS, Split
 
 CHUNK = 64  # clips per worker task: large enough to amortise inter-process traffic, small for smooth progress
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    Unlike ``io.write_text_atomic`` it does not fsync: thousands of clip files would crawl, and a crash
-    leaves no manifest, so a half-written dataset is never mistaken for a complete one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; clips are data for everyone
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _make_chunk(args: tuple[str, dict, int, int, int]) -> list[tuple[Split, str]]:
@@ -60,7 +42,7 @@ def _make_chunk(args: tuple[str, dict, int, int, int]) -> list[tuple[Split, str]
         record, frames = generate_clip(config, seed, index)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, frames=frames)
-        write_bytes_atomic(Path(root) / record.file, buffer.getvalue())
+        write_bytes_atomic(Path(root) / record.file, buffer.getvalue(), fsync=False)  # the manifest, written last, marks completion
         lines.append((record.split, record.model_dump_json()))
     return lines
 
