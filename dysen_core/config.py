@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from .datamodel import SCHEMA_VERSION
 from .errors import ConfigError, UnknownComponentError
+from .io import validation_lines
 from .llm_client import LLMClientOptions
 from .registry import Registry
 
@@ -112,11 +113,8 @@ def load_config(
     except ValidationError as exc:
         probe = RunConfig()
         probe._origins = origins
-        lines = [
-            f"  {'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']} (set in {probe.origin(*map(str, e['loc']))})"
-            for e in exc.errors()
-        ]
-        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+        lines = validation_lines(exc, origin=lambda path: probe.origin(*path))
+        raise ConfigError(f"invalid configuration:\n{lines}") from None
     config._origins = origins
     return config
 

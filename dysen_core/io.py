@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,14 +78,19 @@ def read_model(path: str | Path, model: type[M], what: str) -> M:
         raise InputError(f"{path} is not a valid {what}:\n{validation_lines(exc)}") from None
 
 
-def validation_lines(exc: ValidationError, prefix: str = "") -> str:
-    """One ``field.path: message (got value)`` line per error, indented for the CLI."""
+def validation_lines(exc: ValidationError, prefix: str = "", origin: Callable[[tuple[str, ...]], str] | None = None) -> str:
+    """One ``field.path: message (got value)`` line per error, indented for the CLI; with ``origin``, each line
+    says where the field was set (``set in FILE``) instead of echoing the value."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"])) or "(root)"
+        path = tuple(str(p) for p in err["loc"])
+        loc = ".".join((*([prefix] if prefix else []), *path)) or "(root)"
+        if origin is not None:
+            lines.append(f"  {loc}: {err['msg']} (set in {origin(path)})")
+            continue
         got = err.get("input")
         shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
         if len(shown) > 80:
             shown = shown[:77] + "..."
         lines.append(f"  {loc}: {err['msg']} (got {shown})")
-    return redact("\n".join(lines))  # a key pasted into a config field must not be echoed back
+    return redact("\n".join(lines))  # a key pasted into a config field or an override must not be echoed back

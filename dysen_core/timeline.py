@@ -5,10 +5,12 @@ Planned triplets (those of the Step II skeleton) are drawn in bold; triplets Ste
 
 from __future__ import annotations
 
+import io
 import textwrap
 from pathlib import Path
 
 from .datamodel import DynamicSceneGraph, SceneGraph
+from .io import write_bytes_atomic
 
 MAX_LINES = 14  # triplets listed per column before "… and N more"
 
@@ -67,10 +69,7 @@ def draw_timeline(dsg: DynamicSceneGraph, path: str | Path, skeleton: DynamicSce
                         weight="bold" if is_planned or planned is None else "normal",
                         color="black" if is_planned or planned is None else "0.45")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=110)
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return write_bytes_atomic(path, image.getvalue())

@@ -137,3 +137,10 @@ def test_secret_pasted_into_options_is_not_echoed(core_manager, monkeypatch):
     with pytest.raises(ConfigError) as info:
         resolve(config, Registry.from_manager(core_manager))
     assert "s3cr3t-value-123" not in str(info.value) and "persist_entities" in str(info.value)
+
+
+def test_secret_in_an_override_is_not_echoed(monkeypatch):
+    monkeypatch.setenv("MY_SERVICE_API_KEY", "s3cr3t-value-123")
+    with pytest.raises(ConfigError) as info:
+        load_config(preset="paper", overrides=["seed=s3cr3t-value-123"])
+    assert "s3cr3t-value-123" not in str(info.value) and "seed: Input should be a valid integer" in str(info.value)
