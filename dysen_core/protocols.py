@@ -133,7 +133,7 @@ class Backbone(Protocol):
     name: str
 
     def generate(self, prompts: Sequence[str], dsgs: Sequence[DynamicSceneGraph | None], *, seed: int) -> Any:
-        """Videos for ``prompts``; a ``None`` DSG means text-only conditioning."""
+        """One uint8 video (F, H, W, 3) per prompt; a ``None`` DSG means text-only conditioning."""
         ...
 
 

@@ -24,7 +24,8 @@ from .protocols import PROTOCOLS
 
 KINDS: tuple[str, ...] = tuple(PROTOCOLS)
 HOOKS: dict[str, str] = {kind: f"register_{kind}s" for kind in KINDS}
-DEPENDENCIES = ("llm", "demo_selector", "text_encoder", "graph_encoder")
+DEPENDENCIES = ("llm", "demo_selector", "text_encoder", "graph_encoder", "video")
+"""What a factory may ask for by naming it in its signature; ``video`` is the run's ``VideoSettings``."""
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ def test_paper_preset_has_the_papers_settings():
     assert paper.graph_encoder.options == {"layers": 12, "heads": 8, "width": 768, "dropout": 0.3}
     assert paper.planner.options["num_demos"] == 5 and paper.imaginer.options["num_demos"] == 5
     backbone = paper.backbone.options
-    assert backbone["train_timesteps"] == 1000
-    assert (paper.video.height // backbone["latent_downsample"], backbone["latent_channels"]) == (32, 4)
+    assert backbone["diffusion"]["train_timesteps"] == 1000
+    downsample = 2 ** (len(backbone["autoencoder"]["block_channels"]) - 1)
+    assert (paper.video.height // downsample, backbone["autoencoder"]["latent_channels"]) == (32, 4)
     assert paper.llm.options == {"model": "gpt-3.5-turbo", "temperature": 0.0, "max_tokens": 512}
 
 

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
+from . import data_manifest
+
 app = typer.Typer(help="Make benchmark datasets.", no_args_is_help=True)
+app.add_typer(data_manifest.app, name="manifest")
 
 
 @app.command("shapes")

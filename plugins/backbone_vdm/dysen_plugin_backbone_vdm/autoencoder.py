@@ -1,0 +1,210 @@
+"""The Stage I frame autoencoder of the Latent-VDM (Dysen-VDM §4.3 Stage I, §5.1: 256×256 RGB → 32×32×4 latents).
+
+A diffusers ``AutoencoderKL`` (the Stable Diffusion VAE layout) applied to each frame on its own; the
+3D-UNet then works on the stacked per-frame latents. Notation:
+
+    video    (B, F, 3, H, W)  RGB frames in [-1, 1]
+    latents  (B, C, F, h, w)  h = H / downsample, w = W / downsample; already multiplied by the scaling factor,
+                              so the diffusion model sees latents of roughly unit variance (LDM's convention)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dysen_core.errors import ConfigError, InputError
+
+NORM_GROUPS = 32  # GroupNorm groups of the SD VAE blocks; every block width must be a multiple of it
+
+# Fields that only describe a VAE built from scratch; a pretrained folder's config.json gives its architecture.
+NEW_VAE_FIELDS = ("latent_channels", "block_channels", "layers_per_block", "seed")
+
+
+class AutoencoderOptions(BaseModel):
+    """How to get the frame VAE (a local pretrained folder, or a seeded new one) and its Stage I loss weights."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pretrained: str | None = Field(
+        default=None,
+        description="A local diffusers AutoencoderKL folder (config.json + diffusion_pytorch_model.safetensors), "
+        "e.g. Stable Diffusion's `vae/`; nothing is downloaded. None builds a new VAE from the fields below.",
+    )
+    latent_channels: int = Field(default=4, ge=1, le=64, description="C, channels of each latent frame (paper: 4).")
+    block_channels: list[int] = Field(
+        default=[128, 256, 512, 512],
+        description="Width of each encoder/decoder level (the SD VAE layout); the spatial downsample is "
+        "2**(len-1), so 4 levels turn 256×256 frames into 32×32 latents.",
+    )
+    layers_per_block: int = Field(default=2, ge=1, le=8, description="ResNet layers per level (SD VAE: 2).")
+    scaling_factor: float = Field(
+        default=0.18215,
+        gt=0,
+        description="Latents are multiplied by this so they have about unit variance (SD VAE: 0.18215). "
+        "With `pretrained`, the folder's config.json value is used unless this is set explicitly.",
+    )
+    decode_chunk: int = Field(default=4, ge=1, description="Frames sent through the VAE at once; bounds peak memory.")
+    kl_weight: float = Field(default=1e-6, ge=0, description="Weight of the KL term in the Stage I loss (LDM's 1e-6).")
+    perceptual_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="Weight of an LPIPS term in the Stage I loss; off, because LPIPS weights are not available offline.",
+    )
+    seed: int = Field(default=0, description="Seed of the initial weights of a new VAE (same seed, same weights).")
+
+    @field_validator("block_channels")
+    @classmethod
+    def _block_channels_fit_groupnorm(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("block_channels is empty; give at least one width, e.g. [128, 256, 512, 512]")
+        bad = [c for c in value if c <= 0 or c % NORM_GROUPS]
+        if bad:
+            raise ValueError(f"block_channels {bad} are not positive multiples of {NORM_GROUPS} (the VAE's GroupNorm groups)")
+        return value
+
+    @field_validator("perceptual_weight")
+    @classmethod
+    def _no_lpips(cls, value: float) -> float:
+        if value > 0:
+            raise ConfigError(
+                f"perceptual_weight is {value}, but LPIPS weights are not available offline; set perceptual_weight: 0"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _pretrained_or_architecture(self) -> AutoencoderOptions:
+        clash = [name for name in NEW_VAE_FIELDS if name in self.model_fields_set]
+        if self.pretrained is not None and clash:
+            raise ValueError(
+                f"{', '.join(clash)} describe a new VAE, but pretrained is set and its config.json gives the architecture; "
+                "remove one of them"
+            )
+        return self
+
+
+class FrameAutoencoder:
+    """An ``AutoencoderKL`` (in ``.vae``) run frame by frame over videos, plus its Stage I training loss.
+
+    The VAE comes in eval mode (training code calls ``.vae.train()``); gradients are left to the caller:
+    wrap ``encode``/``decode`` in ``torch.no_grad()`` for sampling.
+    """
+
+    def __init__(self, vae: AutoencoderKL, *, decode_chunk: int = 4, kl_weight: float = 1e-6):
+        self.vae = vae.eval()
+        self.decode_chunk = decode_chunk
+        self.kl_weight = kl_weight
+
+    @classmethod
+    def from_options(cls, options: AutoencoderOptions) -> FrameAutoencoder:
+        """Load ``options.pretrained``, or build a new VAE with seeded weights (the caller's RNG is untouched)."""
+        if options.pretrained is not None:
+            vae = _load_vae(Path(options.pretrained))
+            if "scaling_factor" in options.model_fields_set:
+                vae.register_to_config(scaling_factor=options.scaling_factor)  # saved with the weights from now on
+        else:
+            levels = len(options.block_channels)
+            with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
+                torch.manual_seed(options.seed)
+                vae = AutoencoderKL(
+                    down_block_types=("DownEncoderBlock2D",) * levels,
+                    up_block_types=("UpDecoderBlock2D",) * levels,
+                    block_out_channels=tuple(options.block_channels),
+                    layers_per_block=options.layers_per_block,
+                    latent_channels=options.latent_channels,
+                    norm_num_groups=NORM_GROUPS,
+                    scaling_factor=options.scaling_factor,
+                )
+        return cls(vae, decode_chunk=options.decode_chunk, kl_weight=options.kl_weight)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, *, decode_chunk: int = 4, kl_weight: float = 1e-6) -> FrameAutoencoder:
+        """Load a folder written by ``save_pretrained`` (or any local diffusers AutoencoderKL folder)."""
+        return cls(_load_vae(Path(folder)), decode_chunk=decode_chunk, kl_weight=kl_weight)
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write ``config.json`` and ``diffusion_pytorch_model.safetensors`` (never pickle) into ``folder``."""
+        folder = Path(folder)
+        self.vae.save_pretrained(folder, safe_serialization=True)
+        return folder
+
+    @property
+    def downsample(self) -> int:
+        """Spatial factor between frames and latents (8 for the SD VAE)."""
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def latent_channels(self) -> int:
+        """C, the channels of each latent frame."""
+        return self.vae.config.latent_channels
+
+    def encode(self, video: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True) -> torch.Tensor:
+        """Video (B, F, 3, H, W) in [-1, 1] → scaled latents (B, C, F, h, w).
+
+        ``sample`` draws from each frame's posterior with ``generator``; ``sample=False`` takes its mode.
+        """
+        B, F, _, H, W = self._check_video(video)
+        frames = video.reshape(B * F, 3, H, W).to(device=self.vae.device, dtype=self.vae.dtype)
+        parts = []
+        for chunk in frames.split(self.decode_chunk):
+            posterior = self.vae.encode(chunk).latent_dist
+            parts.append(posterior.sample(generator) if sample else posterior.mode())
+        z = (torch.cat(parts) - self._shift) * self.vae.config.scaling_factor  # (B*F, C, h, w)
+        z = z.reshape(B, F, *z.shape[1:])  # (B, F, C, h, w)
+        return z.permute(0, 2, 1, 3, 4)  # (B, C, F, h, w)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Scaled latents (B, C, F, h, w) → video (B, F, 3, H, W), clamped to [-1, 1] (the VAE can overshoot)."""
+        if latents.ndim != 5 or latents.shape[1] != self.latent_channels:
+            raise InputError(f"latents have shape {tuple(latents.shape)}; expected (B, {self.latent_channels}, F, h, w)")
+        B, C, F, h, w = latents.shape
+        z = latents.permute(0, 2, 1, 3, 4).reshape(B * F, C, h, w)  # (B*F, C, h, w)
+        z = z.to(device=self.vae.device, dtype=self.vae.dtype) / self.vae.config.scaling_factor + self._shift
+        frames = torch.cat([self.vae.decode(chunk).sample for chunk in z.split(self.decode_chunk)])  # (B*F, 3, H, W)
+        return frames.reshape(B, F, *frames.shape[1:]).clamp(-1.0, 1.0)  # (B, F, 3, H, W)
+
+    def stage1_loss(self, video: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Stage I loss on a clip: L1 reconstruction (mean) + kl_weight · KL (per-frame posterior KL, mean).
+
+        All frames go through in one pass (chunking saves no memory while the graph is kept for backward).
+        """
+        B, F, _, H, W = self._check_video(video)
+        frames = video.reshape(B * F, 3, H, W).to(device=self.vae.device, dtype=self.vae.dtype)
+        posterior = self.vae.encode(frames).latent_dist
+        recon = self.vae.decode(posterior.sample(generator)).sample  # (B*F, 3, H, W), unclamped
+        recon_loss = (recon - frames).abs().mean()
+        kl = posterior.kl().mean()  # kl() sums over (C, h, w): one value per frame
+        loss = recon_loss + self.kl_weight * kl
+        return loss, {"recon": recon_loss.item(), "kl": kl.item()}
+
+    @property
+    def _shift(self) -> float:
+        """Latent shift of VAEs that have one (SD3, Flux); 0 for the SD VAE."""
+        return self.vae.config.get("shift_factor") or 0.0
+
+    def _check_video(self, video: torch.Tensor) -> tuple[int, ...]:
+        """Shape (B, F, 3, H, W) with H and W multiples of ``downsample``, or an InputError saying what is wrong."""
+        if video.ndim != 5 or video.shape[2] != 3:
+            raise InputError(f"video has shape {tuple(video.shape)}; expected (B, F, 3, H, W) RGB frames in [-1, 1]")
+        H, W = video.shape[-2:]
+        if H % self.downsample or W % self.downsample:
+            raise InputError(
+                f"frame size {H}×{W} is not a multiple of the VAE's downsample factor {self.downsample}; "
+                f"resize or crop frames to e.g. {max(1, H // self.downsample) * self.downsample}×"
+                f"{max(1, W // self.downsample) * self.downsample}"
+            )
+        return tuple(video.shape)
+
+
+def _load_vae(folder: Path) -> AutoencoderKL:
+    """A local diffusers AutoencoderKL folder with safetensors weights; missing pieces are InputErrors."""
+    if not folder.is_dir():
+        raise InputError(f"pretrained VAE folder '{folder}' not found; give a local diffusers folder (nothing is downloaded)")
+    for name in ("config.json", "diffusion_pytorch_model.safetensors"):
+        if not (folder / name).is_file():
+            raise InputError(f"pretrained VAE folder '{folder}' has no {name}; expected a diffusers AutoencoderKL folder "
+                             "with safetensors weights (pickled .bin weights are not loaded)")
+    return AutoencoderKL.from_pretrained(folder, local_files_only=True, use_safetensors=True)

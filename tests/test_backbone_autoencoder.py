@@ -1,0 +1,130 @@
+"""The Stage I frame autoencoder: shapes, per-frame independence, chunking, safetensors round trip, errors, training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from dysen_plugin_backbone_vdm.autoencoder import AutoencoderOptions, FrameAutoencoder
+
+from dysen_core.errors import ConfigError, InputError
+
+TINY = {"block_channels": [32, 32], "layers_per_block": 1}  # downsample 2, a few thousand weights
+
+
+@pytest.fixture(scope="module")
+def tiny() -> FrameAutoencoder:
+    return FrameAutoencoder.from_options(AutoencoderOptions(**TINY))
+
+
+def clip(batch: int = 1, frames: int = 3, size: int = 32, seed: int = 0) -> torch.Tensor:
+    """Random frames in [-1, 1], each different: (B, F, 3, H, W)."""
+    return torch.rand(batch, frames, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_shapes(tiny):
+    assert tiny.downsample == 2 and tiny.latent_channels == 4
+    with torch.no_grad():
+        latents = tiny.encode(clip(batch=2), generator=torch.Generator().manual_seed(0))
+        assert latents.shape == (2, 4, 3, 16, 16)  # (B, C, F, h, w)
+        video = tiny.decode(latents)
+    assert video.shape == (2, 3, 3, 32, 32)  # (B, F, 3, H, W)
+    assert video.min() >= -1 and video.max() <= 1
+
+
+def test_four_levels_downsample_by_8():
+    assert len(AutoencoderOptions().block_channels) == 4  # the SD layout: 256×256 → 32×32×4, paper §5.1
+    narrow = FrameAutoencoder.from_options(AutoencoderOptions(block_channels=[32] * 4, layers_per_block=1))
+    assert narrow.downsample == 8
+    with torch.no_grad():
+        assert narrow.encode(clip(frames=1), sample=False).shape == (1, 4, 1, 4, 4)
+
+
+def test_decode_chunk_does_not_change_results(tiny):
+    video = clip(frames=4)
+    with torch.no_grad():
+        latents = tiny.encode(video, sample=False)
+        one = FrameAutoencoder(tiny.vae, decode_chunk=1)
+        assert torch.allclose(one.encode(video, sample=False), latents, atol=1e-5)
+        assert torch.allclose(one.decode(latents), tiny.decode(latents), atol=1e-5)
+
+
+def test_frames_are_encoded_alone_and_in_order(tiny):
+    video = clip(frames=4)
+    with torch.no_grad():
+        latents = tiny.encode(video, sample=False)
+        for k in range(4):
+            alone = tiny.encode(video[:, k : k + 1], sample=False)  # (1, C, 1, h, w)
+            assert torch.allclose(alone[:, :, 0], latents[:, :, k], atol=1e-5)
+
+
+def test_save_and_load_round_trip(tiny, tmp_path):
+    folder = tiny.save_pretrained(tmp_path / "vae")
+    names = {p.name for p in folder.iterdir()}
+    assert any(n.endswith(".safetensors") for n in names)
+    assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)
+    loaded = FrameAutoencoder.from_pretrained(folder, decode_chunk=tiny.decode_chunk)  # same chunks: bit-identical
+    video = clip()
+    with torch.no_grad():
+        latents = tiny.encode(video, sample=False)
+        assert torch.equal(loaded.encode(video, sample=False), latents)
+        assert torch.equal(loaded.decode(latents), tiny.decode(latents))
+    reopened = FrameAutoencoder.from_options(AutoencoderOptions(pretrained=str(folder), scaling_factor=0.5))
+    assert reopened.vae.config.scaling_factor == 0.5  # an explicit scaling_factor overrides the folder's
+
+
+def test_missing_pretrained_folder_names_the_path(tmp_path):
+    missing = tmp_path / "no-such-vae"
+    with pytest.raises(InputError, match=f"'{missing}' not found"):
+        FrameAutoencoder.from_options(AutoencoderOptions(pretrained=str(missing)))
+
+
+def test_pretrained_folder_without_weights(tmp_path):
+    with pytest.raises(InputError, match="has no config.json; expected a diffusers AutoencoderKL folder"):
+        FrameAutoencoder.from_pretrained(tmp_path)
+
+
+def test_bad_video_shapes(tiny):
+    with pytest.raises(InputError, match=r"frame size 31×32 is not a multiple of the VAE's downsample factor 2"):
+        tiny.encode(torch.zeros(1, 2, 3, 31, 32))
+    with pytest.raises(InputError, match=r"video has shape \(1, 2, 4, 32, 32\); expected \(B, F, 3, H, W\)"):
+        tiny.encode(torch.zeros(1, 2, 4, 32, 32))
+
+
+def test_option_errors():
+    with pytest.raises(ValueError, match="block_channels is empty"):
+        AutoencoderOptions(block_channels=[])
+    with pytest.raises(ValueError, match=r"block_channels \[48\] are not positive multiples of 32"):
+        AutoencoderOptions(block_channels=[32, 48])
+    with pytest.raises(ConfigError, match="LPIPS weights are not available offline"):
+        AutoencoderOptions(perceptual_weight=0.1)
+    with pytest.raises(ValueError, match="block_channels describe a new VAE, but pretrained is set"):
+        AutoencoderOptions(pretrained="vae", block_channels=[32])
+
+
+def test_from_options_leaves_the_callers_rng_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = FrameAutoencoder.from_options(AutoencoderOptions(**TINY, seed=7))
+    assert torch.equal(torch.rand(3), expected)
+    second = FrameAutoencoder.from_options(AutoencoderOptions(**TINY, seed=7))
+    assert all(torch.equal(a, b) for a, b in zip(first.vae.parameters(), second.vae.parameters()))  # seeded
+
+
+def test_stage1_training_lowers_the_loss():
+    ae = FrameAutoencoder.from_options(AutoencoderOptions(**TINY))
+    ae.vae.train()
+    y, x = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+    video = torch.stack([torch.stack([0.8 * x, 0.8 * y, 0.8 * torch.sin(3 * (x + y) + f)]) for f in range(2)])[None]  # smooth
+    optimizer = torch.optim.Adam(ae.vae.parameters(), lr=1e-3)
+    losses = []
+    for step in range(30):
+        loss, parts = ae.stage1_loss(video, generator=torch.Generator().manual_seed(step))
+        assert set(parts) == {"recon", "kl"}
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert all(p.grad is not None for p in ae.vae.encoder.parameters())  # the loss reaches the encoder
+    # Measured: the loss falls about 5.8× in 30 steps (0.51 → 0.087); assert a conservative 2×.
+    assert losses[-1] < losses[0] / 2
