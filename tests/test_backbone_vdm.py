@@ -152,3 +152,20 @@ def test_cli_rejects_bad_input_with_one_line(tmp_path, shapes, capsys):
     assert "--set video.frames=8" in capsys.readouterr().err
     assert run(["generate", "a cat", "-o", str(tmp_path / "c.mp4"), "--checkpoint", str(tmp_path)]) == 2
     assert "is not a backbone checkpoint" in capsys.readouterr().err
+
+
+def test_training_reads_a_video_manifest(tmp_path):
+    from dysen_core.training_data import load_examples
+    from dysen_core.video import write_video
+    from dysen_core.video_data import VideoRecord, write_manifest
+
+    frames = np.random.default_rng(0).integers(0, 255, (20, 60, 80, 3), dtype=np.uint8)
+    write_video(tmp_path / "a.mp4", frames, fps=10)
+    write_manifest(tmp_path / "m.jsonl", [VideoRecord(id="a", video=tmp_path / "a.mp4", captions=["a dog runs"], split="train")])
+    video = load_config(TINY).video
+    examples = load_examples(tmp_path / "m.jsonl", "train", video)
+    assert len(examples) == 1 and examples[0]["video"].shape == (8, 48, 48, 3) and examples[0]["caption"] == "a dog runs"
+    with pytest.raises(InputError, match="has no val records"):
+        load_examples(tmp_path / "m.jsonl", "val", video)
+    with pytest.raises(InputError, match="is not a dataset dysen can train on"):
+        load_examples(tmp_path, "train", video)

@@ -198,13 +198,12 @@ class UNet3D(nn.Module):
 
 def _with_null(tokens: torch.Tensor, mask: torch.Tensor, null: torch.Tensor,
                drop: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tokens (B, G, L, D) and mask (B, G, L) where rows flagged in ``drop`` (B,) hold only the null token."""
+    """Tokens (B, G, L, D) and mask (B, G, L) where rows flagged in ``drop`` (B,) hold only the null token.
+
+    A dropped row repeats the null token at every position, all unmasked: attention over L identical keys
+    is attention over one, and rows without padding let the whole batch skip the mask.
+    """
     if drop is None:
         return tokens, mask
-    b, g, length, dim = tokens.shape
-    null_tokens = torch.zeros_like(tokens)
-    null_tokens[:, :, 0] = null.to(tokens.dtype)
-    null_mask = torch.zeros_like(mask)
-    null_mask[:, :, 0] = True
-    pick = drop.view(b, 1, 1)
-    return torch.where(pick[..., None], null_tokens, tokens), torch.where(pick, null_mask, mask)
+    pick = drop.view(-1, 1, 1)
+    return torch.where(pick[..., None], null.to(tokens.dtype), tokens), mask | pick
