@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,27 +18,42 @@ from .redact import redact
 M = TypeVar("M", bound=BaseModel)
 
 
-def write_bytes_atomic(path: str | Path, data: bytes, *, fsync: bool = True) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of it.
+@contextmanager
+def atomic_path(path: str | Path, *, suffix: str = ".tmp", fsync: bool = True) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it when the block ends without an error.
 
-    ``fsync=False`` skips flushing to disk, for writers of thousands of files that mark completion
-    themselves (a dataset's manifest is written last).
+    Readers see the old file or the new one, never half of it; a failed block leaves nothing behind. For
+    writers that open the file themselves (ffmpeg); ``atomic_file`` gives a handle instead. ``fsync=False``
+    skips flushing to disk, for writers of thousands of files that mark completion themselves.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
     try:
-        os.fchmod(fd, 0o644)  # mkstemp makes private files; outputs are ordinary files
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if fsync:
-                handle.flush()
+        yield Path(tmp)
+        if fsync:
+            with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes private files; outputs are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+@contextmanager
+def atomic_file(path: str | Path, mode: str = "wb", *, fsync: bool = True) -> Iterator[IO]:
+    """An open handle on ``atomic_path(path)``: its content replaces ``path`` when the block succeeds."""
+    with atomic_path(path, fsync=fsync) as tmp, open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        yield handle
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, *, fsync: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (see ``atomic_file``)."""
+    with atomic_file(path, "wb", fsync=fsync) as handle:
+        handle.write(data)
+    return Path(path)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -8,8 +8,6 @@ functions that need them, so importing this module is cheap.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import InputError
-from .io import write_bytes_atomic
+from .io import atomic_path, write_bytes_atomic
 
 if TYPE_CHECKING:
     import torch
@@ -113,22 +111,12 @@ def _write_mp4(path: Path, frames: np.ndarray, fps: float) -> Path:
     F, H, W, _ = frames.shape
     if H % 2 or W % 2:
         raise InputError(f"frame size {H}×{W} has an odd side; mp4 (yuv420p) needs even sizes: crop or pad a pixel")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.mp4", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".tmp.mp4") as tmp:
         writer = imageio_ffmpeg.write_frames(
-            tmp, (W, H), fps=fps, codec="libx264", pix_fmt_out="yuv420p", quality=MP4_QUALITY, macro_block_size=1
+            str(tmp), (W, H), fps=fps, codec="libx264", pix_fmt_out="yuv420p", quality=MP4_QUALITY, macro_block_size=1
         )
         writer.send(None)  # start ffmpeg
         for frame in frames:
             writer.send(np.ascontiguousarray(frame))
         writer.close()  # waits for ffmpeg to finish the file
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())  # on disk before the rename, as write_bytes_atomic does
-        os.chmod(tmp, 0o644)  # mkstemp makes private files; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -15,8 +15,6 @@ manifests are written last, so a dataset with manifests is complete. Readers str
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from multiprocessing import get_context
@@ -26,7 +24,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..errors import InputError
-from ..io import write_bytes_atomic, write_json_atomic
+from ..io import atomic_file, write_bytes_atomic, write_json_atomic
 from .generate import ClipRecord, ShapesConfig, generate_clip
 from .splits import SPLITS, Split
 
@@ -61,13 +59,7 @@ def write_dataset(root: Path, n: int, seed: int, config: ShapesConfig, workers: 
     tasks = [(str(root), config.model_dump(), seed, start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
     counts = dict.fromkeys(SPLITS, 0)
     with ExitStack() as stack:
-        handles = {
-            split: stack.enter_context(
-                tempfile.NamedTemporaryFile("w", dir=root, prefix=f".{split}.", suffix=".tmp", delete=False)
-            )
-            for split in SPLITS
-        }
-        stack.callback(lambda: [Path(h.name).unlink(missing_ok=True) for h in handles.values()])
+        handles = {split: stack.enter_context(atomic_file(root / split / "manifest.jsonl", "w")) for split in SPLITS}
         imap = stack.enter_context(get_context("fork").Pool(workers)).imap if workers > 1 else map
         for lines in imap(_make_chunk, tasks):  # in index order, so manifests list clips by index
             for split, line in lines:
@@ -75,11 +67,6 @@ def write_dataset(root: Path, n: int, seed: int, config: ShapesConfig, workers: 
                 counts[split] += 1
             if progress:
                 progress(len(lines))
-        for split, handle in handles.items():
-            handle.close()
-            (root / split).mkdir(exist_ok=True)
-            os.chmod(handle.name, 0o644)  # temporary files are private; the manifest is not
-            os.replace(handle.name, root / split / "manifest.jsonl")
     write_json_atomic(root / "config.json", {"seed": seed, "n": n, "config": config.model_dump(), "counts": counts})
     return counts
 

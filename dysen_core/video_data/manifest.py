@@ -9,7 +9,6 @@ folder when the video lies inside that folder (the dataset can then move as a wh
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from ..datamodel import ActionPlan, DynamicSceneGraph
 from ..errors import InputError
+from ..io import atomic_file
 
 Split = Literal["train", "val", "test"]
 SPLITS: tuple[Split, ...] = ("train", "val", "test")
@@ -78,25 +78,16 @@ def write_manifest(path: str | Path, records: Iterable[VideoRecord]) -> dict[str
     folder.mkdir(parents=True, exist_ok=True)
     counts = dict.fromkeys(SPLITS, 0)
     seen: set[str] = set()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes private files; a manifest is an ordinary file
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                if record.id in seen:
-                    raise InputError(f"video id {record.id!r} appears twice; ids in a manifest must be unique")
-                seen.add(record.id)
-                video = Path(os.path.abspath(record.video)) if record.video.is_absolute() else record.video
-                if video.is_absolute() and video.is_relative_to(folder):
-                    video = video.relative_to(folder)
-                handle.write(record.model_copy(update={"video": video}).model_dump_json(exclude_none=True) + "\n")
-                counts[record.split] += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w") as handle:
+        for record in records:
+            if record.id in seen:
+                raise InputError(f"video id {record.id!r} appears twice; ids in a manifest must be unique")
+            seen.add(record.id)
+            video = Path(os.path.abspath(record.video)) if record.video.is_absolute() else record.video
+            if video.is_absolute() and video.is_relative_to(folder):
+                video = video.relative_to(folder)
+            handle.write(record.model_copy(update={"video": video}).model_dump_json(exclude_none=True) + "\n")
+            counts[record.split] += 1
     return counts
 
 
