@@ -101,9 +101,12 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=12, help="Nodes per DSG.")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice).")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
     ref = reference(args).to(device)
