@@ -14,6 +14,9 @@ from typing import Any
 from .config import VideoSettings
 from .errors import InputError
 
+TRAINING_STAGES = ("autoencoder", "vdm", "dysen")
+"""Paper §4.3: Stage I the autoencoder, Stage II the VDM on the data's DSGs, Stage III with Dysen's DSGs."""
+
 
 class ShapesExamples(Sequence):
     """One split of a dynamic-shapes dataset; frames are read from disk per example."""

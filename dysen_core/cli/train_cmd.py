@@ -11,8 +11,6 @@ import typer
 
 from ..errors import InputError
 
-STAGES = ("autoencoder", "vdm", "dysen")
-
 
 def train(
     stage: Annotated[str, typer.Option("--stage", help="autoencoder (Stage I), vdm (II: data DSGs) or dysen (III: Dysen DSGs).")],
@@ -27,11 +25,11 @@ def train(
     """Train one stage of Dysen-VDM; runs on CPU, one GPU, or many through `accelerate launch`."""
     from ..config import load_config
     from ..io import write_json_atomic
-    from ..training_data import load_examples
+    from ..training_data import TRAINING_STAGES, load_examples
     from ..video_model import build_backbone
 
-    if stage not in STAGES:
-        raise InputError(f"unknown --stage {stage!r}; stages: {', '.join(STAGES)}")
+    if stage not in TRAINING_STAGES:
+        raise InputError(f"unknown --stage {stage!r}; stages: {', '.join(TRAINING_STAGES)}")
     run_config = load_config(config, preset=preset, overrides=list(override or []))
     examples = load_examples(data, split, run_config.video)
     if stage == "dysen":

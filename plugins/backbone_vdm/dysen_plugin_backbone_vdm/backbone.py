@@ -23,6 +23,7 @@ from dysen_core.datamodel import DynamicSceneGraph
 from dysen_core.errors import ConfigError, InputError
 from dysen_core.graph_features import GraphFeatures
 from dysen_core.protocols import GraphEncoder, TextEncoder
+from dysen_core.training_data import TRAINING_STAGES
 from dysen_core.video import to_uint8
 
 from . import checkpoint as ckpt
@@ -32,7 +33,6 @@ from .training import TrainResult, TrainSettings, train
 from .unet import UNet3D, UNetConfig, UNetSizes
 
 Stage = Literal["autoencoder", "vdm", "dysen"]
-STAGES: tuple[str, ...] = ("autoencoder", "vdm", "dysen")
 
 
 class LatentVDMOptions(BaseModel):
@@ -64,16 +64,21 @@ class LatentVDM:
         self.text_encoder, self.graph_encoder = text_encoder, graph_encoder
         self.video = video or VideoSettings()
         self.device = _device(opts.device)
+        folder = Path(opts.checkpoint) if opts.checkpoint is not None else None
+        manifest = ckpt.read_manifest(folder) if folder is not None else None  # hashes checked before any file is read
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(opts.seed)
-            self.autoencoder = FrameAutoencoder.from_options(opts.autoencoder)
+            self.autoencoder = (
+                FrameAutoencoder.from_pretrained(folder / "autoencoder", decode_chunk=opts.autoencoder.decode_chunk)
+                if folder is not None else FrameAutoencoder.from_options(opts.autoencoder)
+            )
             cfg = UNetConfig(**opts.unet.model_dump(), text_dim=text_encoder.dim,
                              graph_dim=graph_encoder.width if graph_encoder is not None else None)
             self.unet = UNet3D(cfg)
         self._check_geometry()
         self.loaded_from: dict[str, str] = {}
-        if opts.checkpoint is not None:
-            self._load(Path(opts.checkpoint))
+        if folder is not None:
+            self._load(folder, manifest)
         self.autoencoder.vae.to(self.device).eval()
         self.unet.to(self.device).eval()
 
@@ -165,8 +170,8 @@ class LatentVDM:
         given with the data; Stage III ("dysen") the same on DSGs the scene manager produced (the caller
         puts them in ``examples``). The final (EMA) weights are saved with ``save_pretrained`` to ``out_dir/final``.
         """
-        if stage not in STAGES:
-            raise InputError(f"unknown training stage {stage!r}; stages: {', '.join(STAGES)}")
+        if stage not in TRAINING_STAGES:
+            raise InputError(f"unknown training stage {stage!r}; stages: {', '.join(TRAINING_STAGES)}")
         out_dir = Path(out_dir)
         model: nn.Module = _AutoencoderStage(self.autoencoder) if stage == "autoencoder" else _DenoiserStage(self)
         model.train()
@@ -191,13 +196,11 @@ class LatentVDM:
         ckpt.write_manifest(folder, self.needs(), _versions())
         return folder
 
-    def _load(self, folder: Path) -> None:
-        manifest = ckpt.read_manifest(folder)
+    def _load(self, folder: Path, manifest: dict[str, Any]) -> None:
         ckpt.check_needs(folder, manifest["needs"], self.needs())
         ckpt.load_state(self.unet, folder / "unet.safetensors")
         if (folder / "graph_encoder.safetensors").is_file() and self.graph_encoder is not None:
             ckpt.load_state(self.graph_encoder.module, folder / "graph_encoder.safetensors")
-        self.autoencoder = FrameAutoencoder.from_pretrained(folder / "autoencoder", decode_chunk=self.options.autoencoder.decode_chunk)
         self.loaded_from = manifest["files"]
 
     # -- helpers ---------------------------------------------------------------------------------------------
