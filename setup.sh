@@ -14,7 +14,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" --upgrade pip 'setuptools>=77' wheel
 .venv/bin/python -c 'import torch' 2>/dev/null || "${pip[@]}" "$torch_spec"
 "${pip[@]}" -e '.[test]' \
-  -e 'plugins/llm_openai[test]' -e 'plugins/llm_local[transformers]' -e plugins/encoder_rgtrm -e plugins/backbone_vdm
+  -e 'plugins/llm_openai[test]' -e 'plugins/llm_local[transformers]' -e plugins/encoder_rgtrm -e plugins/backbone_vdm -e plugins/backbone_diffusers
 
 echo "== installed components =="
 .venv/bin/dysen plugins

@@ -78,15 +78,24 @@ def parse_scene_graph(data: Any) -> SceneGraph:
         raise PlanParseError(f"invalid scene graph: {_first_error(exc)}") from None
 
 
-def parse_scene_graphs(text: str, count: int) -> list[SceneGraph]:
-    """The ``count`` scene graphs of a polishment answer."""
+def parse_polish(text: str, graphs: Sequence[SceneGraph]) -> list[SceneGraph]:
+    """``graphs`` with the scene graphs a polishment answer changes put in place (``{"changes": [...]}``,
+    each ``{"sg": n, ...}`` counting from 1); an empty list keeps them all."""
     data = extract_json(text)
-    graphs = data.get("scene_graphs") if isinstance(data, dict) else data
-    if not isinstance(graphs, list):
-        raise PlanParseError('the answer has no "scene_graphs" list')
-    if len(graphs) != count:
-        raise PlanParseError(f"the answer has {len(graphs)} scene graphs; exactly {count} are needed")
-    return [parse_scene_graph(g) for g in graphs]
+    changes = data.get("changes") if isinstance(data, dict) else None
+    if not isinstance(changes, list):
+        raise PlanParseError('the answer has no "changes" list')
+    polished = list(graphs)
+    seen: set[int] = set()
+    for change in changes:
+        number = change.get("sg") if isinstance(change, dict) else None
+        if not isinstance(number, int) or not 1 <= number <= len(graphs):
+            raise PlanParseError(f'each change needs "sg", a number from 1 to {len(graphs)}')
+        if number in seen:
+            raise PlanParseError(f"SG {number} is changed twice")
+        seen.add(number)
+        polished[number - 1] = parse_scene_graph(change)
+    return polished
 
 
 def _repair_event(event: dict) -> dict:

@@ -25,6 +25,9 @@ from .registry import Registry
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 DEFAULT_PRESET = "default"
+FULL_VARIANT = "full"
+FULL_DESCRIPTION = "The full model: the base config itself"
+_MISSING = object()
 STAGES = ("llm", "demo_selector", "planner", "dsg_builder", "imaginer", "text_encoder", "graph_encoder", "backbone")
 """Config sections that name a component, in pipeline order; each is also a component kind."""
 
@@ -100,12 +103,14 @@ def preset_names() -> list[str]:
 
 
 def load_config(
-    path: str | Path | None = None, *, preset: str | None = None, overrides: Iterable[str] = ()
+    path: str | Path | None = None, *, preset: str | None = None, variant: Variant | None = None, overrides: Iterable[str] = ()
 ) -> RunConfig:
-    """The run configuration from a file or a preset (default: the offline default), with overrides."""
+    """The run configuration from a file or a preset (default: the offline default), then a variant's changes, then overrides."""
     if path is not None and preset is not None:
         raise ConfigError("give either a config file or a preset, not both")
     data, origins = _load_layer(Path(path) if path is not None else _preset_path(preset or DEFAULT_PRESET), ())
+    if variant is not None:
+        _merge(data, _relative(variant.changes, variant.reference, data), origins, (), f"variant {variant.name}")
     for override in overrides:
         _apply_override(data, origins, override)
     try:
@@ -117,6 +122,61 @@ def load_config(
         raise ConfigError(f"invalid configuration:\n{lines}") from None
     config._origins = origins
     return config
+
+
+class Variant(BaseModel):
+    """An ablation: what a preset (or file) changes in the config it starts from, to apply to any other config.
+
+    A changed value is taken as is; a value the variant merely repeats from its own base (the ``rgnn`` preset's
+    paper-sized layers and width) is a size, not a switch, so the config it is applied to keeps its own.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="`full`, a preset name or a .yaml path, as the user gave it.")
+    description: str = Field(default="", description="The variant file's description.")
+    changes: dict[str, Any] = Field(default_factory=dict, description="The file's own keys, less `base` and `description`.")
+    reference: dict[str, Any] = Field(default_factory=dict, description="The merged config the file starts from.")
+
+    @property
+    def full(self) -> bool:
+        """No changes: the config it is applied to, unchanged (``full``, or a file without ``base`` such as ``paper``)."""
+        return not self.changes
+
+
+def read_variant(name: str) -> Variant:
+    """The variant ``name``: ``full`` (no change), a preset, or a .yaml file; a file without ``base`` is a whole model."""
+    if name == FULL_VARIANT:
+        return Variant(name=name, description=FULL_DESCRIPTION)
+    if name.endswith((".yaml", ".yml")):
+        path = Path(name).resolve()
+    elif (PRESETS_DIR / f"{name}.yaml").is_file():
+        path = PRESETS_DIR / f"{name}.yaml"
+    else:
+        raise UnknownComponentError(f"unknown variant {name!r}; give {FULL_VARIANT}, a preset ({', '.join(preset_names())}) or a .yaml file")
+    own = _read_yaml(path)
+    base, description = own.pop("base", None), str(own.pop("description", ""))
+    if base is None:  # a whole model, like `paper`: as a variant it is the base config itself
+        return Variant(name=name, description=FULL_DESCRIPTION)
+    reference, _ = _load_base(path, base, (path,))
+    return Variant(name=name, description=description, changes=own, reference=reference)
+
+
+def _relative(changes: dict, reference: dict, current: Any) -> dict:
+    """``changes`` with each value equal to ``reference``'s replaced by ``current``'s (dropped where it has none)."""
+    current = current if isinstance(current, dict) else {}
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        ref, cur = reference.get(key, _MISSING), current.get(key, _MISSING)
+        if key in STAGES and isinstance(value, dict) and "name" not in value and cur in (None, _MISSING):
+            continue  # options of a stage the current config does not have: nothing to change
+        if isinstance(value, dict) and isinstance(ref, dict):
+            out[key] = _relative(value, ref, cur)
+        elif value != ref:
+            out[key] = value
+        elif cur is not _MISSING:
+            out[key] = cur
+    return out
 
 
 def resolve(config: RunConfig, registry: Registry, *, strict: bool = False) -> tuple[RunConfig, list[str]]:
@@ -161,6 +221,14 @@ def _load_layer(path: Path, seen: tuple[Path, ...]) -> tuple[dict, Origins]:
     path = path.resolve()
     if path in seen:
         raise ConfigError(f"{path}: `base` chain loops back to this file")
+    data = _read_yaml(path)
+    merged, origins = _load_base(path, data.pop("base", None), (*seen, path))
+    _merge(merged, data, origins, (), str(path))
+    return merged, origins
+
+
+def _read_yaml(path: Path) -> dict:
+    """One config file's own keys (``base`` not followed)."""
     if not path.is_file():
         raise ConfigError(f"config file '{path}' not found")
     try:
@@ -173,17 +241,18 @@ def _load_layer(path: Path, seen: tuple[Path, ...]) -> tuple[dict, Origins]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of sections, got {type(data).__name__}")
-    base = data.pop("base", None)
+    return data
+
+
+def _load_base(path: Path, base: Any, seen: tuple[Path, ...]) -> tuple[dict, Origins]:
+    """What the file at ``path`` starts from: its ``base`` preset or file, merged; nothing without one."""
     if base is None:
-        merged, origins = {}, {}
-    elif isinstance(base, str) and base.endswith((".yaml", ".yml")):
-        merged, origins = _load_layer(path.parent / base, (*seen, path))
-    elif isinstance(base, str):
-        merged, origins = _load_layer(_preset_path(base), (*seen, path))
-    else:
-        raise ConfigError(f"{path}: `base` must be a preset name or a .yaml path, got {base!r}")
-    _merge(merged, data, origins, (), str(path))
-    return merged, origins
+        return {}, {}
+    if isinstance(base, str) and base.endswith((".yaml", ".yml")):
+        return _load_layer(path.parent / base, seen)
+    if isinstance(base, str):
+        return _load_layer(_preset_path(base), seen)
+    raise ConfigError(f"{path}: `base` must be a preset name or a .yaml path, got {base!r}")
 
 
 def _merge(into: dict, layer: dict, origins: Origins, prefix: tuple[str, ...], source: str) -> None:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .answers import extract_json, parse_scene_graph, parse_scene_graphs
+from .answers import extract_json, parse_polish, parse_scene_graph
 from .datamodel import DynamicSceneGraph, SceneGraph
 from .demos import POOLS_DIR, ImaginationDemo, PolishDemo, load_pool
 from .errors import PlanParseError
 from .icl import ask, pick_demos, require_llm
-from .prompts import SCENE_GRAPH_SCHEMA, imagination_messages, polish_messages, polish_schema
+from .prompts import MAX_ANSWER_ITEMS, imagination_messages, polish_messages, polish_schema, scene_graph_schema
 from .selectors import FixedSelector
 
 
@@ -38,6 +38,14 @@ class ICLImaginer:
         imagination_pool: Path | None = Field(default=None, description="Imagination demos (JSONL); unset: shipped.")
         polish_pool: Path | None = Field(default=None, description="Polishment demos (JSONL); unset: shipped.")
         max_repairs: int = Field(default=1, ge=0, le=5, description="Re-asks with the error after an invalid answer.")
+        max_items: int = Field(
+            default=MAX_ANSWER_ITEMS, ge=1, le=MAX_ANSWER_ITEMS,
+            description="Most objects, attributes or relations an imagined SG may list (the shipped demonstrations use at most 8).",
+        )
+        polish_slack: int = Field(
+            default=2, ge=0, le=MAX_ANSWER_ITEMS,
+            description="Items a polished SG's lists may have beyond the longest list given (the shipped demonstrations add at most 2).",
+        )
         keep_planned: bool = Field(
             default=False,
             description="Keep each segment's planned triplets in its enriched graph; false: the answer overwrites "
@@ -66,7 +74,7 @@ class ICLImaginer:
             following = segments[i + 1].graph if window and i + 1 < len(segments) else None
             messages = imagination_messages(dsg.prompt, previous, segment.graph, following, demos)
             try:
-                graphs.append(self._planned(ask(self.llm, messages, SCENE_GRAPH_SCHEMA,
+                graphs.append(self._planned(ask(self.llm, messages, scene_graph_schema(self.options.max_items),
                                                 lambda answer: parse_scene_graph(extract_json(answer)),
                                                 self.options.max_repairs), segment.graph))
             except PlanParseError as exc:
@@ -75,8 +83,8 @@ class ICLImaginer:
         if self.options.polish:
             demos = pick_demos(self.selector, dsg.prompt, self.polish_pool, self._polish_keys, self.options.polish_demos)
             try:
-                graphs = ask(self.llm, polish_messages(dsg.prompt, graphs, demos), polish_schema(len(graphs)),
-                             lambda answer: parse_scene_graphs(answer, len(graphs)), self.options.max_repairs)
+                graphs = ask(self.llm, polish_messages(dsg.prompt, graphs, demos), polish_schema(graphs, self.options.polish_slack),
+                             lambda answer: parse_polish(answer, graphs), self.options.max_repairs)
             except PlanParseError as exc:
                 notes.append(f"global polishment kept the imagined scene graphs: {exc}")
             graphs = [self._planned(graph, segment.graph) for graph, segment in zip(graphs, segments)]

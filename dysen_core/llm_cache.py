@@ -1,5 +1,8 @@
 """A persistent, content-addressed cache of LLM answers in SQLite, safe to share between processes.
 
+Next to the answers it keeps the text embeddings that chose each request's demonstrations
+(``cached_embeddings``), so replaying a cached batch needs no embedding model either.
+
 The key is the sha256 of the canonical JSON of the backend's ``cache_identity()`` (model and decoding
 parameters, never keys), the full messages and the JSON schema. Each row keeps the request it answers,
 so a cache file is also a record of real answers and where they came from (replay mode serves them).
@@ -38,6 +41,7 @@ CREATE TABLE IF NOT EXISTS answers (
     created_at REAL NOT NULL
 )
 """
+_VECTORS = "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"  # added to format 1
 
 
 def canonical_json(value: Any) -> str:
@@ -96,6 +100,8 @@ class LLMCache:
                 if version == 0:  # a new file: create the table (both statements are no-ops if a peer just did)
                     self._db.execute(_SCHEMA)
                     self._db.execute(f"PRAGMA user_version={FORMAT_VERSION}")
+                if version in (0, FORMAT_VERSION):
+                    self._db.execute(_VECTORS)
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -126,6 +132,27 @@ class LLMCache:
         with self._locked():
             row = self._db.execute("SELECT request FROM answers WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
+
+    def get_vectors(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The stored vectors among ``keys`` (float32 bytes), by key."""
+        found: dict[str, bytes] = {}
+        with self._locked():
+            for first in range(0, len(keys), 500):  # SQLite bounds the parameters of one statement
+                chunk = keys[first : first + 500]
+                rows = self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                found.update(rows.fetchall())
+        return found
+
+    def put_vectors(self, vectors: Mapping[str, bytes]) -> None:
+        """Store (or replace) vectors by key, in one transaction."""
+        with self._locked():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", list(vectors.items()))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def __len__(self) -> int:
         with self._locked():

@@ -30,16 +30,23 @@ def _tuple(n: int) -> dict[str, Any]:
     return {"type": "array", "items": _NAME, "minItems": n, "maxItems": n}
 
 
-SCENE_GRAPH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "objects": {"type": "array", "items": _NAME, "maxItems": MAX_ANSWER_ITEMS},
-        "attributes": {"type": "array", "items": _tuple(2), "maxItems": MAX_ANSWER_ITEMS},
-        "relations": {"type": "array", "items": _tuple(3), "maxItems": MAX_ANSWER_ITEMS},
-    },
-    "required": ["objects", "attributes", "relations"],
-    "additionalProperties": False,
-}
+def scene_graph_schema(max_items: int = MAX_ANSWER_ITEMS) -> dict[str, Any]:
+    """One scene graph with at most ``max_items`` objects, attributes and relations each.
+
+    A grammar-constrained small model that starts to repeat itself runs on until the bound (or
+    ``max_tokens``), so a tight bound is both a sanity check and a cap on decoding time.
+    """
+    return {
+        "type": "object",
+        "properties": {
+            "objects": {"type": "array", "items": _NAME, "maxItems": max_items},
+            "attributes": {"type": "array", "items": _tuple(2), "maxItems": max_items},
+            "relations": {"type": "array", "items": _tuple(3), "maxItems": max_items},
+        },
+        "required": ["objects", "attributes", "relations"],
+        "additionalProperties": False,
+    }
+
 
 PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -67,11 +74,21 @@ PLAN_SCHEMA: dict[str, Any] = {
 }
 
 
-def polish_schema(count: int) -> dict[str, Any]:
-    """The polishment answer: exactly ``count`` scene graphs."""
-    graphs = {"type": "array", "items": SCENE_GRAPH_SCHEMA, "minItems": count, "maxItems": count}
-    return {"type": "object", "properties": {"scene_graphs": graphs}, "required": ["scene_graphs"],
-            "additionalProperties": False}
+def polish_schema(graphs_in: Sequence[SceneGraph], slack: int) -> dict[str, Any]:
+    """The polishment answer: the changed scene graphs only, each in full with its number (1 to M), none
+    longer than the longest given list plus ``slack`` (polishing fixes a graph; it does not grow it)."""
+    longest = max((len(items) for g in graphs_in for items in (g.objects, g.attributes, g.relations)), default=0)
+    change = scene_graph_schema(min(MAX_ANSWER_ITEMS, longest + slack))
+    change["properties"] = {"sg": {"type": "integer", "minimum": 1, "maximum": max(1, len(graphs_in))}, **change["properties"]}
+    change["required"] = ["sg", *change["required"]]
+    changes = {"type": "array", "items": change, "maxItems": len(graphs_in)}
+    return {"type": "object", "properties": {"changes": changes}, "required": ["changes"], "additionalProperties": False}
+
+
+def polish_answer(graphs_in: Sequence[SceneGraph], graphs_out: Sequence[SceneGraph]) -> str:
+    """A gold polishment as the answer format asks: the scene graphs that differ, numbered from 1."""
+    changes = [{"sg": m + 1, **graph_json(out)} for m, (given, out) in enumerate(zip(graphs_in, graphs_out)) if out != given]
+    return compact({"changes": changes})
 
 
 @cache
@@ -134,8 +151,5 @@ def imagination_messages(
 
 def polish_messages(prompt: str, graphs: Sequence[SceneGraph], demos: Sequence[PolishDemo]) -> list[ChatMessage]:
     """Step III, second round: review the whole DSG for temporal and logical consistency."""
-    turns = [
-        (dsg_text(d.prompt, d.frames), compact({"scene_graphs": [graph_json(g) for g in d.output]}))
-        for d in demos
-    ]
+    turns = [(dsg_text(d.prompt, d.frames), polish_answer(d.frames, d.output)) for d in demos]
     return _conversation("polish", turns, dsg_text(prompt, graphs))

@@ -14,10 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .cached_embeddings import with_cache
 from .chat import ChatMessage, Completion
 from .config import RunConfig
 from .datamodel import SCHEMA_VERSION, ActionPlan, DynamicSceneGraph
 from .errors import ConfigError, DysenError
+from .llm_cache import LLMCache, default_cache_path
 from .llm_client import LLMClient
 from .plugins import core_version
 from .registry import Registry, get_registry
@@ -68,16 +70,19 @@ class SceneManager:
         if config.planner is None:
             raise ConfigError("this config has no planner (Dysen is off); set a planner section to plan prompts")
         built: dict[str, Any] = {}
+        cache = None if config.llm_client.cache_mode == "off" else LLMCache(config.llm_client.cache_path or default_cache_path())
         needed = self._needs("planner") | (self._needs("imaginer") if config.imaginer else set())
         if "demo_selector" in needed and config.demo_selector is not None:
             needed |= self._needs("demo_selector")
         for stage in ("text_encoder", "demo_selector"):  # built only when something asks for them
             if stage in needed and getattr(config, stage) is not None:
                 built[stage] = self._create(stage, built)
+                if stage == "text_encoder":  # a replayed batch reads its demonstration choices' vectors back
+                    built[stage] = with_cache(built[stage], cache)
         self.llm = None
         self._counting = None
         if "llm" in needed and config.llm is not None:
-            self.llm = LLMClient(self._create("llm", built), config.llm_client)
+            self.llm = LLMClient(self._create("llm", built), config.llm_client, cache=cache)
             self._counting = built["llm"] = _CountingLLM(self.llm)
         self.builder = self._create("dsg_builder", built)
         self.selector = built.get("demo_selector")

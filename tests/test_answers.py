@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from dysen_core.answers import extract_json, parse_plan, parse_scene_graph, parse_scene_graphs
+from dysen_core.answers import extract_json, parse_plan, parse_polish, parse_scene_graph
+from dysen_core.datamodel import SceneGraph
 from dysen_core.errors import PlanParseError
 
 PROMPT = "a lady sitting on the chair and drinking coffee"
@@ -73,10 +74,17 @@ def test_scene_graph_adds_missing_objects_and_drops_broken_tuples():
     assert graph.relations == [("lady", "holding", "cup"), ("table", "in front of", "lady")]
 
 
-def test_scene_graph_list_count_checked():
-    answer = json.dumps({"scene_graphs": [{"objects": ["a"], "attributes": [], "relations": []}]})
-    assert parse_scene_graphs(answer, 1)[0].objects == ["a"]
-    with pytest.raises(PlanParseError, match="has 1 scene graphs; exactly 2 are needed"):
-        parse_scene_graphs(answer, 2)
+def test_polish_answer_replaces_only_the_numbered_scene_graphs():
+    given = [SceneGraph(objects=["a"]), SceneGraph(objects=["b"]), SceneGraph(objects=["c"])]
+    answer = json.dumps({"changes": [{"sg": 2, "objects": ["b", "ball"], "attributes": [], "relations": [["b", "kicks", "ball"]]}]})
+    polished = parse_polish(answer, given)
+    assert polished[0] == given[0] and polished[2] == given[2]
+    assert polished[1].relations == [("b", "kicks", "ball")]
+    assert parse_polish('{"changes": []}', given) == given
+    for bad, reason in [({"changes": [{"sg": 4, "objects": []}]}, "a number from 1 to 3"),
+                        ({"changes": [{"sg": 1}, {"sg": 1}]}, "SG 1 is changed twice"),
+                        ({"scene_graphs": []}, 'no "changes" list')]:
+        with pytest.raises(PlanParseError, match=reason):
+            parse_polish(json.dumps(bad), given)
     with pytest.raises(PlanParseError, match="must be a JSON object"):
         parse_scene_graph(["a"])

@@ -48,7 +48,7 @@ def test_ablation_details():
     assert load_config(preset="no-imagination").imaginer is None
     assert load_config(preset="no-rl-icl").demo_selector.model_dump() == {"name": "random", "options": {}}
     rgnn = load_config(preset="rgnn").graph_encoder
-    assert rgnn.name == "rgnn" and "heads" not in rgnn.options  # a new component does not inherit options
+    assert rgnn.name == "rgnn" and rgnn.options == {"layers": 12, "heads": 8, "width": 768, "dropout": 0.3}  # RGTrm's size, listed
 
 
 def test_file_with_base_and_overrides(tmp_path):

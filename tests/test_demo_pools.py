@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import string
 from pathlib import Path
@@ -282,3 +283,19 @@ def test_polish_outputs_fix_and_keep_the_number_of_sgs(polish):
         assert demo.output != demo.frames, f"{demo.id} fixes nothing"
         for before, after in zip(demo.frames, demo.output):  # a fix edits; it does not rewrite a scene
             assert len(set(before.objects) & set(after.objects)) >= len(after.objects) // 2, demo.id
+
+
+def test_polish_demos_as_answers_fit_the_schema_and_parse_back(polish):
+    """Each gold polishment, shown to the LLM as its changed SGs only, matches the answer schema the LLM is
+    held to (default slack) and parses back to the gold DSG."""
+    import jsonschema
+
+    from dysen_core.answers import parse_polish
+    from dysen_core.imaginer import ICLImaginer
+    from dysen_core.prompts import polish_answer, polish_schema
+
+    slack = ICLImaginer.Options().polish_slack
+    for demo in polish:
+        answer = polish_answer(demo.frames, demo.output)
+        jsonschema.validate(json.loads(answer), polish_schema(demo.frames, slack))
+        assert parse_polish(answer, demo.frames) == demo.output, demo.id

@@ -141,3 +141,32 @@ def test_a_cache_whose_lock_is_held_too_long_fails_in_one_line(tmp_path):
             holder.close()
         cache.put("k", Completion(text="x"), {})  # the lock is gone: writes work again
         assert cache.get("k").text == "x"
+
+
+def test_text_vectors_are_cached_next_to_the_answers(tmp_path):
+    """Demonstration selection's embeddings: stored once, read back by a new process without the model."""
+    import torch
+
+    from dysen_core.cached_embeddings import CachedEmbeddings
+    from dysen_core.text_encoders import RandomTextEncoder
+
+    class Counting(RandomTextEncoder):
+        calls = 0
+
+        def embed(self, texts):
+            Counting.calls += len(texts)
+            return super().embed(texts)
+
+        def cache_identity(self):
+            return {"name": self.name, "seed": self.options.seed, "dim": self.options.dim}
+
+    texts = ["a red circle moves right", "a dog barks", "a red circle moves right"]
+    with LLMCache(tmp_path / "c.sqlite") as cache:
+        first = CachedEmbeddings(Counting(), cache).embed(texts)
+    assert Counting.calls == 2  # the repeated text is embedded once
+    torch.testing.assert_close(first, RandomTextEncoder().embed(texts))
+    with LLMCache(tmp_path / "c.sqlite") as cache:
+        again = CachedEmbeddings(Counting(), cache).embed(texts[::-1])
+        other_seed = CachedEmbeddings(Counting(RandomTextEncoder.Options(seed=1)), cache).embed(texts[:1])
+    assert Counting.calls == 3  # only the other encoder's text missed
+    assert torch.equal(again, first.flip(0)) and not torch.equal(other_seed[0], first[0])

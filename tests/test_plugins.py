@@ -187,7 +187,23 @@ def test_installed_first_party_plugins_load():
     pm = new_plugin_manager()
     distributions = {info.distribution for info in pm.plugin_info.values()}
     assert {"dysen", "dysen-plugin-llm-openai", "dysen-plugin-llm-local",
-            "dysen-plugin-encoder-rgtrm", "dysen-plugin-backbone-vdm"} <= distributions
+            "dysen-plugin-encoder-rgtrm", "dysen-plugin-backbone-vdm", "dysen-plugin-backbone-diffusers"} <= distributions
+
+
+def test_registering_every_installed_plugin_imports_no_model_library():
+    """Building the registry happens before every command: diffusers, accelerate, transformers and the
+    LLM runtimes (seconds to import on two cores) load only when a component that needs them runs."""
+    code = textwrap.dedent("""
+        import sys
+        from dysen_core.registry import get_registry
+        get_registry()
+        print(sorted({m.split('.')[0] for m in sys.modules} & {'diffusers', 'accelerate', 'transformers',
+                     'sentence_transformers', 'llama_cpp', 'litellm'}))
+    """)
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_core_does_not_import_plugins_or_torch():

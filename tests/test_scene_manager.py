@@ -102,10 +102,16 @@ def test_invalid_answers_fall_back_with_reasons(figure3_plan):
     assert notes[-1].startswith("global polishment kept the imagined scene graphs:")
 
 
-def test_knn_demos_with_minilm():
-    """The default preset as shipped: nearest-neighbour demonstrations by MiniLM embeddings."""
-    config = load_config(preset="default", overrides=["imaginer=null"])
-    with SceneManager(config, get_registry()) as sm:
-        result = sm.run("a red circle moves right, then a blue square jumps")
+def test_knn_demos_with_minilm_and_a_replay_that_loads_no_model(tmp_path):
+    """The default preset as shipped: nearest-neighbour demonstrations by MiniLM embeddings. The vectors
+    are cached with the answers, so a replay loads neither the LLM nor MiniLM."""
+    overrides = ["imaginer=null", f"llm_client.cache_path={tmp_path / 'cache.sqlite'}"]
+    prompt = "a red circle moves right, then a blue square jumps"
+    with SceneManager(load_config(preset="default", overrides=overrides), get_registry()) as sm:
+        result = sm.run(prompt)
     assert result.error is None, result.error
     assert isinstance(result.skeleton, DynamicSceneGraph)
+    with SceneManager(load_config(preset="default", overrides=[*overrides, "llm_client.cache_mode=replay"])) as sm:
+        again = sm.run(prompt)
+        assert not sm.llm.llm.loaded and sm.selector.text_encoder.encoder._model is None
+    assert again.plan == result.plan

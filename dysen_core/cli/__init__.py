@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..errors import DysenError
 from ..io import validation_lines
-from . import config_cmd, data, eval_cmd, generate_cmd, graph_cmds, plan_cmd, train_cmd
+from . import ablate_cmd, config_cmd, data, eval_cmd, generate_cmd, graph_cmds, icl_cmd, plan_cmd, train_cmd
 
 app = typer.Typer(
     name="dysen",
@@ -30,8 +30,10 @@ app.command("plan")(plan_cmd.plan)
 app.command("generate")(generate_cmd.generate)
 app.command("train")(train_cmd.train)
 app.command("eval")(eval_cmd.evaluate)
+app.command("ablate")(ablate_cmd.ablate)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data.app, name="data")
+app.add_typer(icl_cmd.app, name="icl")
 
 
 def run(argv: list[str] | None = None) -> int:

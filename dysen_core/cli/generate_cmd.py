@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
-import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from ..errors import DysenError, InputError
+from ..errors import InputError
 
 
 def generate(
@@ -28,10 +28,17 @@ def generate(
     gif: Annotated[bool, typer.Option("--gif", help="Also write a .gif next to each .mp4.")] = False,
     frames: Annotated[bool, typer.Option("--frames", help="Also write each frame as PNG in a <name>_frames folder.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=256, help="Videos sampled at once.")] = 1,
+    backbone_name: Annotated[
+        Optional[str], typer.Option("--backbone", help="The backbone component to use (sets backbone.name; see `dysen plugins`).")
+    ] = None,
+    model: Annotated[
+        Optional[str], typer.Option("--model", help="A model folder or hub id for the backbone (sets backbone.options.model).")
+    ] = None,
 ) -> None:
-    """Generate videos: plan each prompt's dynamics, encode its DSG once, and sample the latent video diffusion."""
+    """Generate videos: plan each prompt's dynamics, then render each prompt with its DSG through the backbone."""
     from ..config import load_config
     from ..icl import check_prompt
+    from ..rendering import render
     from .plan_cmd import _file_name, _read_prompts
 
     if (prompt is None) == (batch is None):
@@ -39,6 +46,10 @@ def generate(
     if batch is None and output.suffix != ".mp4":
         raise InputError(f"--output '{output}' must end in .mp4")
     overrides = list(override or [])
+    if model is not None:  # JSON quoting keeps a path a string in YAML
+        overrides.insert(0, f"backbone.options.model={json.dumps(model)}")
+    if backbone_name is not None:  # first, so --set and the options below apply to the named backbone
+        overrides.insert(0, f"backbone={json.dumps({'name': backbone_name})}")
     if checkpoint is not None:
         if config is None and preset is None and (checkpoint / "run_config.json").is_file():
             config = checkpoint / "run_config.json"
@@ -54,101 +65,9 @@ def generate(
     else:
         output.mkdir(parents=True, exist_ok=True)
         targets = [output / _file_name(n, p).replace(".json", ".mp4") for n, p in enumerate(prompts, start=1)]
-    todo = [n for n, target in enumerate(targets) if batch is None or not _done(target)]
-    if not todo:
+    tried, failed = render(run_config, prompts, targets, resume=batch is not None, seed=seed, batch_size=batch_size, gif=gif,
+                           frames=frames)
+    if not tried:
         print(f"all {len(targets)} videos already exist in {output}", file=sys.stderr)
-        return
-    plans = _plan([prompts[n] for n in todo], run_config)  # the LLM is released before the backbone loads
-
-    from ..video_model import build_backbone
-
-    backbone = build_backbone(run_config)
-    if run_config.backbone.options.get("checkpoint") is None:
-        print("warning: the backbone has no trained weights (no --checkpoint): the video will be noise", file=sys.stderr)
-    failed = 0
-    plan_of = dict(zip(todo, plans))
-    for chunk in _chunks(todo, batch_size):
-        chunk_plans = [plan_of[n] for n in chunk]
-        start = time.perf_counter()
-        try:
-            videos = backbone.generate([prompts[n] for n in chunk], [p.dsg for p in chunk_plans], seed=seed + chunk[0])
-        except DysenError as exc:  # one failing chunk never loses the others
-            for n, plan in zip(chunk, chunk_plans):
-                _write_manifest(targets[n], plan, backbone, seed + n, run_config, error=str(exc))
-            failed += len(chunk)
-            continue
-        seconds = (time.perf_counter() - start) / len(chunk)
-        for n, plan, video in zip(chunk, chunk_plans, videos):
-            _write_outputs(targets[n], video, run_config.video.fps, gif, frames)
-            _write_manifest(targets[n], plan, backbone, seed + n, run_config, seconds=seconds)
-            print(f"wrote {targets[n]} ({video.shape[0]} frames, {seconds:.1f} s)", file=sys.stderr)
     if failed:
-        raise InputError(f"{failed} of {len(todo)} videos failed; their manifests (.json next to each .mp4) say why")
-
-
-def _chunks(numbers: list[int], size: int) -> list[list[int]]:
-    """Runs of consecutive prompt numbers, at most ``size`` long: prompt n keeps seed + n however a batch resumes."""
-    chunks: list[list[int]] = []
-    for n in numbers:
-        if chunks and len(chunks[-1]) < size and chunks[-1][-1] == n - 1:
-            chunks[-1].append(n)
-        else:
-            chunks.append([n])
-    return chunks
-
-
-def _plan(prompts: list[str], run_config) -> list:
-    """Steps I–III for every prompt, or text-only results when the config has no planner (w/o Dysen)."""
-    from ..scene_manager import PlanResult, SceneManager
-
-    if run_config.planner is None:
-        return [PlanResult(prompt=p, notes=["this config has no planner (w/o Dysen): text-only conditioning"]) for p in prompts]
-    with SceneManager(run_config) as manager:
-        results = manager.run_many(prompts)
-        for result in results:
-            if result.error is not None:
-                print(f"warning: planning failed for {result.prompt[:60]!r}: {result.error}; text-only conditioning", file=sys.stderr)
-        return results
-
-
-def _write_outputs(target: Path, video, fps: int, gif: bool, frames: bool) -> None:
-    from ..video import write_frames_png, write_video
-
-    write_video(target, video, fps=fps)
-    if gif:
-        write_video(target.with_suffix(".gif"), video, fps=fps)
-    if frames:
-        write_frames_png(target.with_name(f"{target.stem}_frames"), video)
-
-
-def _write_manifest(target: Path, plan, backbone, seed: int, run_config, *, seconds: float | None = None,
-                    error: str | None = None) -> None:
-    """``<name>.json``: prompt, plan and DSGs, seed, sampler settings, components, checkpoint hashes, LLM use."""
-    from ..io import write_json_atomic
-
-    warnings = []
-    if plan.dsg is None:
-        reason = plan.error or "no planner in this config"
-        warnings.append(f"no DSG ({reason}): conditioned on text only, through the null DSG token")
-    manifest: dict[str, Any] = {
-        "prompt": plan.prompt, "video": target.name if error is None else None, "seed": seed,
-        "video_settings": run_config.video.model_dump(), "backbone": backbone.describe(),
-        "components": {stage: ref.name for stage in ("llm", "planner", "imaginer", "text_encoder", "graph_encoder", "backbone")
-                       if (ref := getattr(run_config, stage)) is not None},
-        "plan": plan.model_dump(mode="json", exclude_none=True), "warnings": warnings, "error": error,
-        "seconds": None if seconds is None else round(seconds, 3),
-    }
-    write_json_atomic(target.with_suffix(".json"), manifest)
-
-
-def _done(target: Path) -> bool:
-    """A video whose manifest records no error: a resumed batch skips it."""
-    import json
-
-    manifest = target.with_suffix(".json")
-    if not (target.is_file() and manifest.is_file()):
-        return False
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("error") is None
-    except (OSError, ValueError):
-        return False
+        raise InputError(f"{failed} of {tried} videos failed; their manifests (.json next to each .mp4) say why")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-
-from ..errors import InputError
 
 
 def train(
@@ -24,50 +20,7 @@ def train(
 ) -> None:
     """Train one stage of Dysen-VDM; runs on CPU, one GPU, or many through `accelerate launch`."""
     from ..config import load_config
-    from ..io import write_json_atomic
-    from ..training_data import TRAINING_STAGES, load_examples
-    from ..video_model import build_backbone
+    from ..stage_training import train_stage
 
-    if stage not in TRAINING_STAGES:
-        raise InputError(f"unknown --stage {stage!r}; stages: {', '.join(TRAINING_STAGES)}")
     run_config = load_config(config, preset=preset, overrides=list(override or []))
-    examples = load_examples(data, split, run_config.video)
-    if stage == "dysen":
-        examples = _with_dysen_dsgs(examples, run_config)
-    backbone = build_backbone(run_config)
-    if not hasattr(backbone, "fit"):
-        raise InputError(f"backbone {run_config.backbone.name!r} cannot be trained by dysen (it has no `fit`)")
-    result = backbone.fit(stage, examples, output, resume=resume, progress=sys.stderr.isatty())
-    final = output / "final"
-    frozen = run_config.model_dump(mode="json", exclude_none=True)
-    frozen["backbone"]["options"] = {k: v for k, v in frozen["backbone"]["options"].items() if k != "checkpoint"}
-    write_json_atomic(final / "run_config.json", frozen)  # `dysen generate --checkpoint` starts from it
-    print(f"trained {stage}: {result.steps} steps, final loss {result.final_loss:.4f} -> {final}", file=sys.stderr)
-
-
-def _with_dysen_dsgs(examples, run_config) -> Sequence[dict]:
-    """Stage III: replace each clip's DSG by the one Dysen (Steps I–III) makes from its caption."""
-    from ..scene_manager import SceneManager
-
-    captions = sorted({e["caption"] for e in examples})
-    with SceneManager(run_config) as manager:
-        results = dict(zip(captions, manager.run_many(captions)))
-    failed = sum(r.dsg is None for r in results.values())
-    if failed:
-        print(f"warning: Dysen produced no DSG for {failed} of {len(captions)} captions; those clips train text-only", file=sys.stderr)
-    return _Replanned(examples, {c: r.dsg for c, r in results.items()})
-
-
-class _Replanned(Sequence):
-    """Examples read lazily, with the DSG swapped for Dysen's."""
-
-    def __init__(self, examples, dsgs):
-        self.examples, self.dsgs = examples, dsgs
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def __getitem__(self, index):  # type: ignore[override]
-        example = dict(self.examples[index])
-        example["dsg"] = self.dsgs[example["caption"]]
-        return example
+    train_stage(run_config, stage, data, output, split=split, resume=resume)

@@ -1,4 +1,5 @@
-"""Registers the scene manager's ICL planner (Step I), ICL imaginer (Step III) and demonstration selectors."""
+"""Registers the scene manager's ICL planner (Step I), ICL imaginer (Step III) and demonstration selectors
+(fixed, random, knn, and the REINFORCE-trained policy of §5.5)."""
 
 from ..hookspecs import hookimpl
 
@@ -19,7 +20,8 @@ def register_imaginers(register):
 
 @hookimpl
 def register_demo_selectors(register):
+    from ..policy_selector import PolicySelector
     from ..selectors import FixedSelector, NearestSelector, RandomSelector
 
-    for selector in (FixedSelector, RandomSelector, NearestSelector):
+    for selector in (FixedSelector, RandomSelector, NearestSelector, PolicySelector):
         register(selector.name, selector)

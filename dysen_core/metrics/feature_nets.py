@@ -375,17 +375,6 @@ def load_i3d(path: str | Path) -> nn.Module:
     return TorchScriptI3D(detector).eval().requires_grad_(False)
 
 
-def torch_device(metric: str, device: str) -> torch.device:
-    """The metric option ``device`` as a torch device, or a ConfigError that says what to write instead."""
-    try:
-        parsed = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"{metric} option device={device!r} is not a torch device; write e.g. `device: cpu` or `device: cuda`") from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{metric} option device={device!r}, but CUDA is not available here; set `device: cpu`")
-    return parsed
-
-
 def make_runner(network: nn.Module, prepare: Callable, output: Callable, device: torch.device) -> Callable[[np.ndarray], np.ndarray]:
     """``items ↦ output(network(prepare(items)))`` on ``device``, from a stacked uint8 array to float64 numpy rows."""
     network = network.to(device)

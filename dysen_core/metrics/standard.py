@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import xlogy
 
+from ..devices import torch_device
 from ..errors import ConfigError, InputError
 from .frechet import FeatureBank, GaussianStats, polynomial_mmd, stats_distance
 
@@ -143,9 +144,9 @@ class FVD(_FeatureMetric):
             default="logits", description="FVD features: the 400-d logits (as the common detector) or the 1024-d pool.")
 
     def _runner(self):
-        from .feature_nets import TorchScriptI3D, load_i3d, make_runner, torch_device, video_input
+        from .feature_nets import TorchScriptI3D, load_i3d, make_runner, video_input
 
-        device = torch_device(self.name, self.options.device)
+        device = torch_device(self.options.device, f"{self.name} option device")
         network = load_i3d(_weights(self.name, self.options.weights, I3D_NEEDS))
         pool, size = self.options.feature == "pool", self.options.resolution
         if pool and isinstance(network, TorchScriptI3D):
@@ -191,9 +192,9 @@ class FID(_FeatureMetric):
         return load_inception(_weights(self.name, self.options.weights, INCEPTION_NEEDS), self.options.fid_blocks)
 
     def _runner(self):
-        from .feature_nets import make_runner, to_unit_range, torch_device
+        from .feature_nets import make_runner, to_unit_range
 
-        device, size = torch_device(self.name, self.options.device), self.options.resolution
+        device, size = torch_device(self.options.device, f"{self.name} option device"), self.options.resolution
         return make_runner(self._network(), lambda x: to_unit_range(x, size), lambda out: out.pool, device)
 
     def _items(self, video: np.ndarray) -> list[np.ndarray]:
@@ -247,9 +248,9 @@ class InceptionScore(FID):
     def _runner(self):
         import torch
 
-        from .feature_nets import make_runner, to_unit_range, torch_device
+        from .feature_nets import make_runner, to_unit_range
 
-        device, size = torch_device(self.name, self.options.device), self.options.resolution
+        device, size = torch_device(self.options.device, f"{self.name} option device"), self.options.resolution
         return make_runner(self._network(), lambda x: to_unit_range(x, size), lambda out: torch.softmax(out.logits.double(), -1), device)
 
     def update(self, prediction: np.ndarray, reference: object = None) -> None:
@@ -273,10 +274,10 @@ class ShapesFVD(_FeatureMetric):
         batch_size: int = Field(default=16, ge=1, description="Videos per forward pass.")
 
     def _runner(self):
-        from .feature_nets import make_runner, torch_device, video_input
+        from .feature_nets import make_runner, video_input
         from .shapes_features import load_shapes_features
 
-        device = torch_device(self.name, self.options.device)
+        device = torch_device(self.options.device, f"{self.name} option device")
         network = load_shapes_features(self.options.weights)
         self._frames = network.frames
         return make_runner(network, lambda x: video_input(x, network.size), lambda out: out.pool, device)
@@ -307,9 +308,9 @@ class CLIPSim(_FeatureMetric):
         batch_size: int = Field(default=32, ge=1, description="Frames per forward pass.")
 
     def _runner(self):
-        from .feature_nets import ClipEncoder, make_runner, torch_device
+        from .feature_nets import ClipEncoder, make_runner
 
-        device = torch_device(self.name, self.options.device)
+        device = torch_device(self.options.device, f"{self.name} option device")
         self._encoder = ClipEncoder(_weights(self.name, self.options.weights, CLIP_NEEDS))
         return make_runner(self._encoder, lambda x: x, lambda embeddings: embeddings, device)
 

@@ -14,20 +14,13 @@ from safetensors.torch import load_file, save_file
 
 from dysen_core import ConfigError, DynamicSceneGraph, InputError, PluginError, SceneGraph
 from dysen_core.graph_features import GraphFeatures
-from dysen_core.plugins import PluginInfo, new_plugin_manager, register_plugin
-from dysen_core.registry import Registry
 from dysen_core.tensorize import tensorize
 from dysen_core.text_encoders import RandomTextEncoder
 
+PLUGIN = dysen_plugin_encoder_rgtrm  # what the `registry` fixture (tests/plugins/conftest.py) loads
+
 ENCODERS = ("rgtrm", "rgnn")
 TINY = {"layers": 2, "heads": 4, "width": 32, "dropout": 0.0}
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    pm = new_plugin_manager(load_entry_points=False)
-    register_plugin(pm, dysen_plugin_encoder_rgtrm, PluginInfo("encoder_rgtrm", "dysen-plugin-encoder-rgtrm", "test"))
-    return Registry.from_manager(pm)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,10 @@ from dysen_plugin_llm_local.model_files import DEFAULT_GGUF, embedded_gguf, fing
 
 from dysen_core.chat import ChatMessage
 from dysen_core.errors import ConfigError, LLMError
-from dysen_core.plugins import PluginInfo, new_plugin_manager, register_plugin
 from dysen_core.protocols import LLM
 from dysen_core.registry import Registry
+
+PLUGIN = dysen_plugin_llm_local  # what the `registry` fixture (tests/plugins/conftest.py) loads
 
 PLAN_SCHEMA = {
     "type": "object",
@@ -39,13 +40,6 @@ PLAN_SCHEMA = {
     "required": ["events"],
 }
 ASK = [ChatMessage(role="user", content="List the events of: a woman drinks coffee, then reads a book.")]
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    pm = new_plugin_manager(load_entry_points=False)
-    register_plugin(pm, dysen_plugin_llm_local, PluginInfo("llm_local", "dysen-plugin-llm-local", "test"))
-    return Registry.from_manager(pm)
 
 
 def make(registry: Registry, **options):

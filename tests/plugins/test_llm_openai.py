@@ -28,9 +28,10 @@ from llm_servers import FaultProxy, free_port, llama_server  # noqa: E402
 from dysen_core.chat import ChatMessage, ChatRequest  # noqa: E402
 from dysen_core.errors import ConfigError, LLMError, LLMRetryableError  # noqa: E402
 from dysen_core.llm_client import LLMClient, LLMClientOptions  # noqa: E402
-from dysen_core.plugins import PluginInfo, new_plugin_manager, register_plugin  # noqa: E402
 from dysen_core.protocols import LLM  # noqa: E402
 from dysen_core.registry import Registry  # noqa: E402
+
+PLUGIN = dysen_plugin_llm_openai  # what the `registry` fixture (tests/plugins/conftest.py) loads
 
 KEY_ENV = "DYSEN_TEST_LLM_API_KEY"
 KEY = "sk-dysen-test-5f1c0a9e77d24b0c"  # the server's key; must never show up in files or messages
@@ -50,13 +51,6 @@ def server() -> str:
 def proxy(server):
     with FaultProxy(server) as fault_proxy:
         yield fault_proxy
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    pm = new_plugin_manager(load_entry_points=False)
-    register_plugin(pm, dysen_plugin_llm_openai, PluginInfo("llm_openai", "dysen-plugin-llm-openai", "test"))
-    return Registry.from_manager(pm)
 
 
 @pytest.fixture(autouse=True)

@@ -11,9 +11,9 @@ A diffusers ``AutoencoderKL`` (the Stable Diffusion VAE layout) applied to each 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from diffusers import AutoencoderKL
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dysen_core.errors import ConfigError, InputError
@@ -22,6 +22,10 @@ NORM_GROUPS = 32  # GroupNorm groups of the SD VAE blocks; every block width mus
 
 # Fields that only describe a VAE built from scratch; a pretrained folder's config.json gives its architecture.
 NEW_VAE_FIELDS = ("latent_channels", "block_channels", "layers_per_block", "seed")
+
+
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKL  # imported where used: registering the plugin must stay light
 
 
 class AutoencoderOptions(BaseModel):
@@ -106,6 +110,8 @@ class FrameAutoencoder:
             if "scaling_factor" in options.model_fields_set:
                 vae.register_to_config(scaling_factor=options.scaling_factor)  # saved with the weights from now on
         else:
+            from diffusers import AutoencoderKL
+
             levels = len(options.block_channels)
             with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
                 torch.manual_seed(options.seed)
@@ -207,4 +213,6 @@ def _load_vae(folder: Path) -> AutoencoderKL:
         if not (folder / name).is_file():
             raise InputError(f"pretrained VAE folder '{folder}' has no {name}; expected a diffusers AutoencoderKL folder "
                              "with safetensors weights (pickled .bin weights are not loaded)")
+    from diffusers import AutoencoderKL
+
     return AutoencoderKL.from_pretrained(folder, local_files_only=True, use_safetensors=True)

@@ -20,6 +20,7 @@ from torch import nn
 
 from dysen_core.config import VideoSettings
 from dysen_core.datamodel import DynamicSceneGraph
+from dysen_core.devices import torch_device
 from dysen_core.errors import ConfigError, InputError
 from dysen_core.graph_features import GraphFeatures
 from dysen_core.protocols import GraphEncoder, TextEncoder
@@ -63,7 +64,7 @@ class LatentVDM:
         self.options = opts = options or self.Options()
         self.text_encoder, self.graph_encoder = text_encoder, graph_encoder
         self.video = video or VideoSettings()
-        self.device = _device(opts.device)
+        self.device = torch_device(opts.device, "backbone.options.device")
         folder = Path(opts.checkpoint) if opts.checkpoint is not None else None
         manifest = ckpt.read_manifest(folder) if folder is not None else None  # hashes checked before any file is read
         with torch.random.fork_rng(devices=[]):
@@ -274,16 +275,6 @@ def _collate(examples: list[dict[str, Any]]) -> dict[str, Any]:
     """Videos as float (B, F, 3, H, W) in [-1, 1], captions and DSGs as lists."""
     videos = torch.stack([torch.as_tensor(np.asarray(e["video"])).permute(0, 3, 1, 2) for e in examples])
     return {"video": videos.float() / 127.5 - 1.0, "captions": [e["caption"] for e in examples], "dsgs": [e.get("dsg") for e in examples]}
-
-
-def _device(name: str) -> torch.device:
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"backbone.options.device {name!r} is not a torch device; use 'cpu' or 'cuda'") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("backbone.options.device is 'cuda' but torch sees no CUDA GPU; use device: cpu")
-    return device
 
 
 def _versions() -> dict[str, str]:

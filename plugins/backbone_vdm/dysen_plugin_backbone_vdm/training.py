@@ -24,17 +24,18 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-from accelerate import Accelerator
-from accelerate.utils import send_to_device
 from pydantic import BaseModel, ConfigDict, Field
 from rich.progress import Progress, TextColumn
 from safetensors.torch import load_file, save_file
 
 from dysen_core.errors import InputError
 from dysen_core.io import read_model, write_json_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
 
 LOG_COLUMNS = ("step", "loss", "lr", "grad_norm", "seconds", "samples_per_s")
 TENSOR_FILES = ("model.safetensors", "optimizer.safetensors", "ema.safetensors")
@@ -156,6 +157,9 @@ def train(
     started = time.perf_counter()
     out_dir = Path(out_dir)
     root = out_dir / "checkpoints"
+    from accelerate import Accelerator  # imported here: registering the plugin must stay light
+    from accelerate.utils import send_to_device
+
     accelerator = Accelerator(mixed_precision=settings.mixed_precision, gradient_accumulation_steps=settings.grad_accum)
     trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     if not trainable:

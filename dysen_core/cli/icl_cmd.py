@@ -1,0 +1,190 @@
+"""``dysen icl``: train the RL-based demonstration policy (paper §5.5), score selectors, export shapes demos."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ConfigError, InputError
+
+app = typer.Typer(help="RL-based in-context learning: train and score demonstration selectors (paper §5.5).",
+                  no_args_is_help=True)
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A run config YAML file.")]
+PresetOpt = Annotated[Optional[str], typer.Option("--preset", "-p", help="A preset (default: the offline default).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: key.path=value.")]
+LLMOpt = Annotated[Optional[str], typer.Option("--llm", help="A registered LLM, e.g. llama-cpp (default: the config's).")]
+PoolOpt = Annotated[Path, typer.Option("--pool", help="Candidate demonstrations (JSONL of PlanningDemo).")]
+
+
+@app.command("train")
+def train(
+    pool: PoolOpt,
+    train_file: Annotated[Path, typer.Option("--train", help="Training prompts with gold plans (JSONL of PlanningDemo).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for checkpoint.safetensors and policy.safetensors.")],
+    llm: LLMOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    override: SetOpt = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training prompts.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Prompts per update.")] = 8,
+    lr: Annotated[float, typer.Option("--lr", help="Adam learning rate of the head.")] = 1e-3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the epoch order and the draws.")] = 0,
+    baseline: Annotated[str, typer.Option("--baseline", help="Reward baseline: batch or running.")] = "batch",
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", help="Updates between checkpoints.")] = 1,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out where it stopped.")] = False,
+) -> None:
+    """Train the `policy` selector's head by REINFORCE on Step I's plan accuracy against gold."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..demos import PlanningDemo, load_pool
+    from ..icl_training import ChosenDemos, PlanningReward, TrainSettings, train_policy
+    from ..io import write_json_atomic
+
+    settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, baseline=baseline,
+                             checkpoint_every=checkpoint_every)
+    examples = load_pool(train_file, PlanningDemo)
+    if not examples:
+        raise InputError(f"{train_file} has no training prompts")
+    run_config, registry = icl_config(config, preset, override, llm)
+    options = run_config.demo_selector.options if run_config.demo_selector and run_config.demo_selector.name == "policy" else {}
+    selector = registry.create("demo_selector", "policy", {**options, "weights": None}, text_encoder=build_text_encoder(run_config, registry))
+    chosen = ChosenDemos()
+    with build_client(run_config, registry) as client:
+        planner = build_planner(run_config, registry, pool, chosen, client)
+        reward = PlanningReward(planner, chosen, examples)
+        provenance = {"pool": str(pool), "train": str(train_file), "llm": client.cache_identity(), "reward": "plan"}
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as progress:
+            task = progress.add_task("training", total=epochs * len(examples))
+
+            def advance(n: int, state) -> None:
+                progress.update(task, completed=state.epoch * len(examples) + state.position,
+                                description=f"step {state.step}, reward {state.history[-1]['reward']:.3f}")
+
+            candidates = [d.plan.prompt for d in load_pool(pool, PlanningDemo)]
+            state = train_policy(selector, [d.plan.prompt for d in examples], candidates, reward, planner.options.num_demos,
+                                 settings, out, resume=resume, provenance=provenance, progress=advance)
+        stats = client.stats.model_dump()
+    write_json_atomic(out / "summary.json", {"settings": settings.model_dump(), "steps": state.step, "history": state.history,
+                                             "llm": stats})
+    first, last = state.history[0]["reward"] if state.history else float("nan"), _tail_mean(state.history)
+    print(f"{state.step} updates; mean reward first batch {first:.3f}, last 5 {last:.3f}; " + _llm_line(stats)
+          + f" -> {out / 'policy.safetensors'}", file=sys.stderr)
+
+
+@app.command("eval")
+def evaluate(
+    gold: Annotated[Path, typer.Option("--gold", help="Prompts with gold plans (JSONL of PlanningDemo).")],
+    pool: PoolOpt,
+    selector: Annotated[Optional[str], typer.Option("--selector", help="fixed, random, knn or policy (default: the config's).")] = None,
+    weights: Annotated[Optional[Path], typer.Option("--weights", help="The policy head (with --selector policy).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="The selector's seed (random, policy).")] = None,
+    llm: LLMOpt = None,
+    config: ConfigOpt = None,
+    preset: PresetOpt = None,
+    override: SetOpt = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Score only the first N gold prompts.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="JSON file for the scores.")] = None,
+) -> None:
+    """Score a demonstration selector by Step I's plan accuracy on a gold file."""
+    from rich.progress import Progress
+
+    from ..demos import PlanningDemo, load_pool
+    from ..icl_training import evaluate as score
+    from ..io import write_json_atomic
+
+    examples = list(load_pool(gold, PlanningDemo))[:limit]
+    if not examples:
+        raise InputError(f"{gold} has no prompts")
+    run_config, registry = icl_config(config, preset, override, llm)
+    ref = run_config.demo_selector
+    name = selector or (ref.name if ref is not None else "fixed")
+    options = dict(ref.options) if ref is not None and ref.name == name else {}
+    if weights is not None:
+        if name != "policy":
+            raise InputError(f"--weights goes with --selector policy, not {name!r}")
+        options["weights"] = weights
+    if seed is not None:
+        options["seed"] = seed
+    needs = registry.requires("demo_selector", name)
+    chooser = registry.create("demo_selector", name, options,
+                              **({"text_encoder": build_text_encoder(run_config, registry)} if "text_encoder" in needs else {}))
+    with build_client(run_config, registry) as client:
+        planner = build_planner(run_config, registry, pool, chooser, client)
+        if hasattr(chooser, "prefetch"):
+            chooser.prefetch([d.plan.prompt for d in examples])
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"planning with {name}", total=len(examples))
+            scores = score(planner, examples, lambda: progress.advance(task))
+        stats = client.stats.model_dump()
+    report = {"gold": str(gold), "pool": str(pool), "selector": name, "options": {k: str(v) for k, v in options.items()},
+              "prompts": len(examples), "scores": scores, "llm": stats}
+    if out is not None:
+        write_json_atomic(out, report)
+    for key, value in scores.items():
+        typer.echo(f"{key:20} {value:.3f}" if isinstance(value, float) else f"{key:20} {value}")
+    print(_llm_line(stats), file=sys.stderr)
+
+
+@app.command("shapes-data")
+def shapes_data(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for pool.jsonl, train.jsonl and dev.jsonl.")],
+    pool: Annotated[int, typer.Option("--pool", min=1, help="Demonstrations in the pool (train split).")] = 48,
+    train_count: Annotated[int, typer.Option("--train", min=1, help="Training prompts (train split, other clips).")] = 120,
+    dev: Annotated[int, typer.Option("--dev", min=1, help="Evaluation prompts (val split).")] = 40,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the dynamic-shapes generator.")] = 0,
+    wording: Annotated[str, typer.Option("--wording", help="varied (a random caption) or plain.")] = "varied",
+) -> None:
+    """Write dynamic-shapes captions with gold plans as planning demonstrations: pool, train and dev sets."""
+    from ..shapes.plans import planning_sets, write_demos
+
+    if wording not in ("varied", "plain"):
+        raise InputError(f"--wording must be varied or plain, got {wording!r}")
+    for name, demos in planning_sets(seed, pool, train_count, dev, wording=wording).items():
+        typer.echo(f"wrote {len(demos)} demonstrations to {write_demos(out / f'{name}.jsonl', demos)}")
+
+
+def icl_config(config: Path | None, preset: str | None, override: list[str] | None, llm: str | None):
+    """The run config with ``--llm`` applied (a different LLM keeps none of the config's LLM options), and the registry."""
+    from ..config import ComponentRef, load_config
+    from ..registry import get_registry
+
+    run_config = load_config(config, preset=preset, overrides=list(override or []))
+    if llm is not None and (run_config.llm is None or run_config.llm.name != llm):
+        run_config = run_config.model_copy(update={"llm": ComponentRef(name=llm)})
+    if run_config.planner is None or run_config.llm is None:
+        raise ConfigError("dysen icl needs a planner and an llm section in the config (Step I plans with the LLM)")
+    return run_config, get_registry()
+
+
+def build_text_encoder(run_config, registry):
+    ref = run_config.text_encoder
+    if ref is None:
+        raise ConfigError("the policy and knn selectors need a text_encoder section in the config (e.g. name: minilm)")
+    return registry.create("text_encoder", ref.name, ref.options)
+
+
+def build_client(run_config, registry):
+    from ..llm_client import LLMClient
+
+    return LLMClient(registry.create("llm", run_config.llm.name, run_config.llm.options), run_config.llm_client)
+
+
+def build_planner(run_config, registry, pool: Path, selector, client):
+    """Step I as configured, over the demonstrations of ``pool``, choosing them with ``selector``."""
+    ref = run_config.planner
+    return registry.create("planner", ref.name, {**ref.options, "pool": pool}, llm=client, demo_selector=selector)
+
+
+def _tail_mean(history: list[dict[str, float]], n: int = 5) -> float:
+    tail = [h["reward"] for h in history[-n:]]
+    return sum(tail) / len(tail) if tail else float("nan")
+
+
+def _llm_line(stats: dict) -> str:
+    return (f"LLM: {stats['requests']} requests, {stats['cache_hits']} cache hits, {stats['llm_calls']} calls, "
+            f"{stats['failures']} failures")

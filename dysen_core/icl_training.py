@@ -1,0 +1,261 @@
+"""REINFORCE training of the ``policy`` demonstration selector (RL-based ICL, paper §5.5; PromptPG-style).
+
+For each training prompt the policy draws D demonstrations without replacement, Step I plans the prompt
+with them through the ordinary planner and LLM client (so a repeated choice is a cache hit, never a new
+call), and the plan is scored against gold by a bounded reward r ∈ [0, 1]. The head is updated with
+
+    loss = −mean_b (r_b − baseline) · log π(demos_b | prompt_b)
+
+(Adam, one update per batch); the baseline is the batch mean or a running mean, which PromptPG lacks and
+which cuts the variance of the gradient. Checkpoints (head, Adam state, sampling RNG, position) are one
+safetensors file written atomically, so a killed run resumes to exactly the head it would have reached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .datamodel import ActionPlan
+from .demos import PlanningDemo
+from .errors import ConfigError, InputError, PlanParseError
+from .metrics.matching import match_events, time_iou
+from .metrics.plan_accuracy import PlanAccuracy
+from .policy_selector import PolicySelector, draw, head_metadata, head_tensors, save_head
+
+CHECKPOINT = "checkpoint.safetensors"
+POLICY = "policy.safetensors"
+
+Reward = Callable[[int, list[int], int], float]
+"""``reward(example, chosen, step)``: how good showing candidates ``chosen`` (most relevant last) was for training
+example ``example`` at update ``step``, in [0, 1]."""
+
+VideoReward = Callable[[str, ActionPlan], float]
+"""``video_reward(prompt, plan)`` in [0, 1]: e.g. render the plan with a trained backbone and score the video."""
+
+
+class TrainSettings(BaseModel):
+    """How the policy is trained; saved in every checkpoint, and a resumed run must match it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(default=1, ge=1, le=1000, description="Passes over the training prompts.")
+    batch_size: int = Field(default=8, ge=1, le=4096, description="Prompts per update (PromptPG: 20).")
+    lr: float = Field(default=1e-3, gt=0, le=1, description="Adam learning rate of the head (PromptPG: 1e-3).")
+    seed: int = Field(default=0, ge=0, description="Seed of the epoch order and of the demonstration draws.")
+    baseline: Literal["batch", "running"] = Field(default="batch", description="Baseline subtracted from each reward.")
+    momentum: float = Field(default=0.9, ge=0, lt=1, description="Decay of the running baseline.")
+    checkpoint_every: int = Field(default=1, ge=1, description="Updates between checkpoints.")
+
+    @model_validator(mode="after")
+    def _batch_baseline_needs_a_batch(self) -> TrainSettings:
+        if self.baseline == "batch" and self.batch_size < 2:
+            raise ValueError("baseline 'batch' needs batch_size >= 2 (one prompt is its own mean: no gradient); use 'running'")
+        return self
+
+
+class TrainState(BaseModel):
+    """Where a run stands: enough, with the RNG and Adam state, to resume exactly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: int = 0
+    epoch: int = 0
+    position: int = Field(default=0, description="Prompts of the current epoch already trained on.")
+    baseline: float | None = Field(default=None, description="The running baseline (baseline: running).")
+    history: list[dict[str, float]] = Field(default_factory=list, description="Per update: step, mean reward, baseline.")
+
+
+def plan_reward(predicted: ActionPlan | None, gold: ActionPlan) -> float:
+    """One plan's reward in [0, 1]: the mean of its triplet accuracy, temporal-order accuracy (when gold has
+    two events or more) and timing IoU of matched events, each over max(|gold|, |predicted|) slots."""
+    metric = PlanAccuracy()
+    metric.update(predicted, gold)
+    scores = metric.compute()
+    events = predicted.events if predicted is not None else []
+    slots = max(len(gold.events), len(events))
+    match = match_events(gold.events, events, exact=False)
+    g_span = max(e.end for e in gold.events)
+    p_span = max((e.end for e in events), default=1)
+    iou = sum(time_iou(gold.events[i], g_span, events[j], p_span) for i, j in match.pairs) / slots
+    terms = [scores["triplet_accuracy"], scores["temporal_order"], iou]
+    return sum(t for t in terms if not math.isnan(t)) / sum(not math.isnan(t) for t in terms)
+
+
+class ChosenDemos:
+    """A selector that returns the indices it was handed: the trainer chooses, the planner asks it."""
+
+    name = "chosen"
+
+    def __init__(self) -> None:
+        self.indices: list[int] = []
+
+    def select(self, query: str, candidates: Sequence[str], k: int) -> list[int]:
+        return self.indices[-k:] if k else []
+
+
+def plan_or_none(planner, prompt: str) -> ActionPlan | None:
+    """Step I's plan, or ``None`` when the LLM gave no valid plan (scored as an empty plan)."""
+    try:
+        return planner.plan(prompt)
+    except PlanParseError:
+        return None
+
+
+class PlanningReward:
+    """The reward of a demonstration choice: Step I with those demonstrations, scored by ``plan_reward``.
+
+    With ``video`` set, every ``video_every``-th update mixes in a video-level reward:
+    r = (1 − w) · r_plan + w · video(prompt, plan), for users with a trained backbone.
+    """
+
+    def __init__(self, planner, chosen: ChosenDemos, train: Sequence[PlanningDemo], *, video: VideoReward | None = None,
+                 video_every: int = 10, video_weight: float = 0.5):
+        if not 0 <= video_weight <= 1 or video_every < 1:
+            raise ConfigError(f"video_weight must be in [0, 1] and video_every >= 1, got {video_weight} and {video_every}")
+        self.planner, self.chosen, self.train = planner, chosen, train
+        self.video, self.video_every, self.video_weight = video, video_every, video_weight
+
+    def __call__(self, example: int, chosen: list[int], step: int) -> float:
+        gold = self.train[example].plan
+        self.chosen.indices = chosen
+        plan = plan_or_none(self.planner, gold.prompt)
+        reward = plan_reward(plan, gold)
+        if self.video is not None and plan is not None and step % self.video_every == 0:
+            reward = (1 - self.video_weight) * reward + self.video_weight * bounded(self.video(gold.prompt, plan), "video reward")
+        return reward
+
+
+def bounded(value: float, what: str) -> float:
+    """``value`` if it is a number in [0, 1]; anything else is a ConfigError (rewards must be bounded)."""
+    if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{what} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def train_policy(selector: PolicySelector, queries: Sequence[str], candidates: Sequence[str], reward: Reward, k: int,
+                 settings: TrainSettings, out: str | Path, *, resume: bool = False, provenance: dict[str, Any] | None = None,
+                 progress: Callable[[int, TrainState], None] | None = None) -> TrainState:
+    """Train ``selector``'s head by REINFORCE on ``queries``; writes ``out/checkpoint.safetensors`` every
+    ``checkpoint_every`` updates and ``out/policy.safetensors`` (the head alone) at the end."""
+    import torch
+
+    out = Path(out)
+    data = _fingerprint(queries, candidates, k)
+    generator = torch.Generator().manual_seed(settings.seed)
+    state, adam = TrainState(), None
+    if resume:
+        state, adam, rng = load_checkpoint(out / CHECKPOINT, selector, settings, data)
+        generator.set_state(rng)
+    elif (out / CHECKPOINT).exists():
+        raise InputError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
+    optimizer = torch.optim.Adam(selector.head.parameters(), lr=settings.lr)
+    if adam is not None:
+        optimizer.load_state_dict(adam)
+    provenance = {**(provenance or {}), "data": data, "settings": settings.model_dump()}
+    selector.prefetch(queries)
+    while state.epoch < settings.epochs:
+        order = torch.randperm(len(queries), generator=torch.Generator().manual_seed(settings.seed * 100_003 + state.epoch)).tolist()
+        while state.position < len(order):
+            batch = order[state.position : state.position + settings.batch_size]
+            _update(selector, queries, candidates, reward, k, settings, batch, generator, optimizer, state)
+            if state.step % settings.checkpoint_every == 0:
+                save_checkpoint(out / CHECKPOINT, selector, optimizer, generator, settings, state, provenance)
+            if progress is not None:
+                progress(len(batch), state)
+        state.epoch, state.position = state.epoch + 1, 0
+    save_checkpoint(out / CHECKPOINT, selector, optimizer, generator, settings, state, provenance)
+    save_head(out / POLICY, selector, {**provenance, "steps": state.step, "epochs": state.epoch})
+    return state
+
+
+def _update(selector: PolicySelector, queries: Sequence[str], candidates: Sequence[str], reward: Reward, k: int,
+            settings: TrainSettings, batch: list[int], generator, optimizer, state: TrainState) -> None:
+    """One REINFORCE update on the prompts ``batch``."""
+    import torch
+
+    log_probs, rewards = [], []
+    for n in batch:
+        considered, logits = selector.scores(queries[n], candidates)
+        positions, log_prob = draw(logits, k, generator)
+        chosen = [considered[i] for i in positions][::-1]  # most probable last, as ``select`` shows them
+        rewards.append(bounded(reward(n, chosen, state.step), "reward"))
+        log_probs.append(log_prob)
+    r = torch.tensor(rewards)
+    mean = float(r.mean())
+    baseline = mean if settings.baseline == "batch" or state.baseline is None else state.baseline
+    loss = -((r - baseline) * torch.stack(log_probs)).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    if settings.baseline == "running":
+        state.baseline = mean if state.baseline is None else settings.momentum * state.baseline + (1 - settings.momentum) * mean
+    state.step += 1
+    state.position += len(batch)
+    state.history.append({"step": state.step, "reward": mean, "baseline": baseline})
+
+
+def _fingerprint(queries: Sequence[str], candidates: Sequence[str], k: int) -> dict[str, Any]:
+    """What the run trains on, compared on resume: counts plus a hash of the texts."""
+    digest = hashlib.sha256(json.dumps([list(queries), list(candidates), k]).encode()).hexdigest()[:16]
+    return {"examples": len(queries), "candidates": len(candidates), "num_demos": k, "sha256": digest}
+
+
+def save_checkpoint(path: Path, selector: PolicySelector, optimizer, generator, settings: TrainSettings,
+                    state: TrainState, provenance: dict[str, Any]) -> None:
+    """Head, Adam state and RNG in one safetensors file (atomic), the rest as JSON in its metadata."""
+    from safetensors.torch import save
+
+    from .io import write_bytes_atomic
+
+    saved = optimizer.state_dict()
+    tensors = {**head_tensors(selector.head), "rng": generator.get_state()}
+    for pid, slots in saved["state"].items():
+        tensors.update({f"adam.{pid}.{name}": value.detach().clone().contiguous() for name, value in slots.items()})
+    metadata = {**head_metadata(selector, provenance), "settings": settings.model_dump_json(),
+                "state": state.model_dump_json(), "adam_groups": json.dumps(saved["param_groups"])}
+    write_bytes_atomic(path, save(tensors, metadata=metadata))
+
+
+def load_checkpoint(path: Path, selector: PolicySelector, settings: TrainSettings,
+                    data: dict[str, Any]) -> tuple[TrainState, dict[str, Any], Any]:
+    """Load a run's head from ``path`` into ``selector``; return its state, Adam state dict and RNG state. Its
+    settings and data must match this run's (only ``epochs`` may grow, to train longer)."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise InputError(f"nothing to resume: {path} not found (drop --resume to start a new run)")
+    selector.load_weights(path)
+    with safe_open(str(path), framework="pt") as f:
+        meta, tensors = f.metadata(), {key: f.get_tensor(key) for key in f.keys()}
+    saved = TrainSettings.model_validate_json(meta["settings"])
+    if saved.model_dump(exclude={"epochs"}) != settings.model_dump(exclude={"epochs"}):
+        raise ConfigError(f"{path} was trained with {saved.model_dump(exclude={'epochs'})}; resume with the same settings")
+    if selector.provenance.get("data") != data:
+        raise ConfigError(f"{path} was trained on other data ({selector.provenance.get('data')}); resume with the same files")
+    adam: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("adam."):
+            _, pid, name = key.split(".")
+            adam.setdefault(int(pid), {})[name] = value
+    return TrainState.model_validate_json(meta["state"]), {"state": adam, "param_groups": json.loads(meta["adam_groups"])}, tensors["rng"]
+
+
+def evaluate(planner, gold: Sequence[PlanningDemo], progress: Callable[[], None] | None = None) -> dict[str, float]:
+    """Plan accuracy of ``planner`` on ``gold`` (paper Fig. 9 measures), the mean reward and the failures."""
+    metric = PlanAccuracy()
+    rewards, failed = [], 0
+    for demo in gold:
+        plan = plan_or_none(planner, demo.plan.prompt)
+        failed += plan is None
+        metric.update(plan, demo.plan)
+        rewards.append(plan_reward(plan, demo.plan))
+        if progress is not None:
+            progress()
+    return {**metric.compute(), "reward": sum(rewards) / len(rewards) if rewards else float("nan"), "failed": failed}
