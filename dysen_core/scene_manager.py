@@ -70,10 +70,12 @@ class SceneManager:
         if config.planner is None:
             raise ConfigError("this config has no planner (Dysen is off); set a planner section to plan prompts")
         built: dict[str, Any] = {}
-        cache = None if config.llm_client.cache_mode == "off" else LLMCache(config.llm_client.cache_path or default_cache_path())
         needed = self._needs("planner") | (self._needs("imaginer") if config.imaginer else set())
         if "demo_selector" in needed and config.demo_selector is not None:
             needed |= self._needs("demo_selector")
+        # one SQLite file holds the answers and the vectors that chose their demonstrations
+        wants_cache = config.llm_client.cache_mode != "off" and bool(needed & {"llm", "text_encoder"})
+        cache = self._cache = LLMCache(config.llm_client.cache_path or default_cache_path()) if wants_cache else None
         for stage in ("text_encoder", "demo_selector"):  # built only when something asks for them
             if stage in needed and getattr(config, stage) is not None:
                 built[stage] = self._create(stage, built)
@@ -138,9 +140,11 @@ class SceneManager:
         return results
 
     def close(self) -> None:
-        """Free the LLM (a local model's memory goes back before the video model runs)."""
+        """Free the LLM (a local model's memory goes back before the video model runs) and close the cache."""
         if self.llm is not None:
             self.llm.close()
+        if self._cache is not None:
+            self._cache.close()
 
     def __enter__(self) -> SceneManager:
         return self
