@@ -10,7 +10,7 @@ file that set it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from .errors import ConfigError, UnknownComponentError
 from .io import validation_lines
 from .llm_client import LLMClientOptions
 from .registry import Registry
+from .temporal_check import TemporalCheck
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 DEFAULT_PRESET = "default"
@@ -86,6 +87,9 @@ class RunConfig(BaseModel):
     backbone: ComponentRef | None = Field(default=None, description="The video diffusion model.")
     llm_client: LLMClientOptions = Field(
         default_factory=LLMClientOptions, description="Cache, replay, retries and concurrency of LLM calls."
+    )
+    temporal_check: TemporalCheck.Options = Field(
+        default_factory=TemporalCheck.Options, description="Re-times Step I's plan where it contradicts the prompt's connectives."
     )
 
     _origins: Origins = PrivateAttr(default_factory=dict)
@@ -208,6 +212,14 @@ def resolve(config: RunConfig, registry: Registry, *, strict: bool = False) -> t
 
 def to_yaml(config: RunConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def read_settings(path: Path, overrides: Sequence[str] = ()) -> dict:
+    """One YAML mapping (``base`` not followed) with ``key.path=value`` overrides: for tools' own configs."""
+    data: dict = _read_yaml(path)
+    for override in overrides:
+        _apply_override(data, {}, override)
+    return data
 
 
 def _preset_path(name: str) -> Path:

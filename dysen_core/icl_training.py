@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .checkpoints import optimizer_state, optimizer_tensors
 from .datamodel import ActionPlan
 from .demos import PlanningDemo
 from .errors import ConfigError, InputError, PlanParseError
@@ -214,12 +215,10 @@ def save_checkpoint(path: Path, selector: PolicySelector, optimizer, generator, 
 
     from .io import write_bytes_atomic
 
-    saved = optimizer.state_dict()
-    tensors = {**head_tensors(selector.head), "rng": generator.get_state()}
-    for pid, slots in saved["state"].items():
-        tensors.update({f"adam.{pid}.{name}": value.detach().clone().contiguous() for name, value in slots.items()})
+    adam, groups = optimizer_tensors(optimizer)
+    tensors = {**head_tensors(selector.head), "rng": generator.get_state(), **adam}
     metadata = {**head_metadata(selector, provenance), "settings": settings.model_dump_json(),
-                "state": state.model_dump_json(), "adam_groups": json.dumps(saved["param_groups"])}
+                "state": state.model_dump_json(), "adam_groups": groups}
     write_bytes_atomic(path, save(tensors, metadata=metadata))
 
 
@@ -239,12 +238,7 @@ def load_checkpoint(path: Path, selector: PolicySelector, settings: TrainSetting
         raise ConfigError(f"{path} was trained with {saved.model_dump(exclude={'epochs'})}; resume with the same settings")
     if selector.provenance.get("data") != data:
         raise ConfigError(f"{path} was trained on other data ({selector.provenance.get('data')}); resume with the same files")
-    adam: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        if key.startswith("adam."):
-            _, pid, name = key.split(".")
-            adam.setdefault(int(pid), {})[name] = value
-    return TrainState.model_validate_json(meta["state"]), {"state": adam, "param_groups": json.loads(meta["adam_groups"])}, tensors["rng"]
+    return TrainState.model_validate_json(meta["state"]), optimizer_state(tensors, meta["adam_groups"]), tensors["rng"]
 
 
 def evaluate(planner, gold: Sequence[PlanningDemo], progress: Callable[[], None] | None = None) -> dict[str, float]:

@@ -19,7 +19,7 @@ from .datamodel import DynamicSceneGraph, SceneGraph
 from .demos import POOLS_DIR, ImaginationDemo, PolishDemo, load_pool
 from .errors import PlanParseError
 from .icl import ask, pick_demos, require_llm
-from .prompts import MAX_ANSWER_ITEMS, imagination_messages, polish_messages, polish_schema, scene_graph_schema
+from .prompts import MAX_ANSWER_ITEMS, TemplateSet, imagination_messages, polish_messages, polish_schema, scene_graph_schema
 from .selectors import FixedSelector
 
 
@@ -38,6 +38,7 @@ class ICLImaginer:
         imagination_pool: Path | None = Field(default=None, description="Imagination demos (JSONL); unset: shipped.")
         polish_pool: Path | None = Field(default=None, description="Polishment demos (JSONL); unset: shipped.")
         max_repairs: int = Field(default=1, ge=0, le=5, description="Re-asks with the error after an invalid answer.")
+        templates: TemplateSet = "icl"
         max_items: int = Field(
             default=MAX_ANSWER_ITEMS, ge=1, le=MAX_ANSWER_ITEMS,
             description="Most objects, attributes or relations an imagined SG may list (the shipped demonstrations use at most 8).",
@@ -72,7 +73,8 @@ class ICLImaginer:
             window = self.options.sliding_window
             previous = graphs[-1] if window and graphs else None
             following = segments[i + 1].graph if window and i + 1 < len(segments) else None
-            messages = imagination_messages(dsg.prompt, previous, segment.graph, following, demos)
+            messages = imagination_messages(dsg.prompt, previous, segment.graph, following, demos,
+                                            self.options.templates)
             try:
                 graphs.append(self._planned(ask(self.llm, messages, scene_graph_schema(self.options.max_items),
                                                 lambda answer: parse_scene_graph(extract_json(answer)),
@@ -83,7 +85,8 @@ class ICLImaginer:
         if self.options.polish:
             demos = pick_demos(self.selector, dsg.prompt, self.polish_pool, self._polish_keys, self.options.polish_demos)
             try:
-                graphs = ask(self.llm, polish_messages(dsg.prompt, graphs, demos), polish_schema(graphs, self.options.polish_slack),
+                messages = polish_messages(dsg.prompt, graphs, demos, self.options.templates)
+                graphs = ask(self.llm, messages, polish_schema(graphs, self.options.polish_slack),
                              lambda answer: parse_polish(answer, graphs), self.options.max_repairs)
             except PlanParseError as exc:
                 notes.append(f"global polishment kept the imagined scene graphs: {exc}")

@@ -10,7 +10,7 @@ from .answers import parse_plan
 from .datamodel import ActionPlan
 from .demos import POOLS_DIR, PlanningDemo, load_pool
 from .icl import ask, check_prompt, pick_demos, require_llm
-from .prompts import PLAN_SCHEMA, planning_messages
+from .prompts import PLAN_SCHEMA, TemplateSet, planning_messages
 from .selectors import FixedSelector
 
 
@@ -25,6 +25,7 @@ class ICLPlanner:
         num_demos: int = Field(default=5, ge=0, le=16, description="Demonstrations shown (paper: D = 5).")
         pool: Path | None = Field(default=None, description="Planning demonstrations (JSONL); unset: the shipped pool.")
         max_repairs: int = Field(default=1, ge=0, le=5, description="Re-asks with the error after an invalid answer.")
+        templates: TemplateSet = "icl"
 
     def __init__(self, options: Options | None = None, llm=None, demo_selector=None):
         self.options = options or self.Options()
@@ -36,5 +37,5 @@ class ICLPlanner:
     def plan(self, prompt: str) -> ActionPlan:
         prompt = check_prompt(prompt)
         demos = pick_demos(self.selector, prompt, self.pool, self._keys, self.options.num_demos)
-        return ask(self.llm, planning_messages(prompt, demos), PLAN_SCHEMA,
+        return ask(self.llm, planning_messages(prompt, demos, self.options.templates), PLAN_SCHEMA,
                    lambda answer: parse_plan(answer, prompt), self.options.max_repairs)

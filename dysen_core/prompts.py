@@ -1,9 +1,11 @@
 """In-context prompts for the three LLM tasks of the scene manager (paper §4.1, App. A.3, Figs. 3, 12–14).
 
-Each prompt is 1) the task's instruction (``templates/<task>.txt``), 2) D demonstrations with gold answers and
-3) the test input. Demonstrations are chat turns (the input as a user turn, the gold answer as an assistant
-turn), so a chat model sees the exact answer format before it answers; the answer format is JSON matching
-the task's schema, which backends with constrained decoding enforce.
+Each prompt is 1) the task's instruction (``templates/<set>/<task>.txt``), 2) D demonstrations with gold
+answers and 3) the test input. Two instruction sets ship: ``icl``, the paper's wording for in-context
+learning, and ``tuned``, one-line instructions for the specialised local model, which needs no demonstrations
+(issue 10). Demonstrations are chat turns (the input as a user turn, the gold answer as an assistant turn), so
+a chat model sees the exact answer format before it answers; the answer format is JSON matching the task's
+schema, which backends with constrained decoding enforce.
 """
 
 from __future__ import annotations
@@ -12,13 +14,20 @@ import json
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from .chat import ChatMessage
 from .datamodel import ActionPlan, SceneGraph
 from .demos import ImaginationDemo, PlanningDemo, PolishDemo
+from .errors import ConfigError
 
 TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATE_SETS = ("icl", "tuned")
+TemplateSet = Annotated[str, Field(
+    description="Instructions: 'icl' (the paper's wording, for in-context learning), 'tuned' (one line, for the "
+    "specialised local model, which needs no demonstrations) or a folder of plan.txt, imagine.txt, polish.txt.")]
 MAX_ANSWER_EVENTS = 12
 MAX_ANSWER_ITEMS = 16
 MAX_ANSWER_NAME = 60  # a grammar-constrained decoder unrolls maxLength; names in a plan are short
@@ -92,8 +101,14 @@ def polish_answer(graphs_in: Sequence[SceneGraph], graphs_out: Sequence[SceneGra
 
 
 @cache
-def instruction(task: str) -> str:
-    return (TEMPLATES / f"{task}.txt").read_text(encoding="utf-8").strip()
+def instruction(task: str, templates: str = "icl") -> str:
+    """The instruction for ``task`` from a shipped set (``icl``, ``tuned``) or a folder of ``<task>.txt`` files."""
+    folder = TEMPLATES / templates if (TEMPLATES / templates).is_dir() else Path(templates).expanduser()
+    path = folder / f"{task}.txt"
+    if not path.is_file():
+        raise ConfigError(f"templates: no {task}.txt in {templates!r}; name a shipped set ({', '.join(TEMPLATE_SETS)}) "
+                          "or a folder holding plan.txt, imagine.txt and polish.txt")
+    return path.read_text(encoding="utf-8").strip()
 
 
 def compact(value: Any) -> str:
@@ -124,32 +139,32 @@ def dsg_text(prompt: str, graphs: Sequence[SceneGraph]) -> str:
     return f"Text: {prompt}\nDSG ({len(graphs)} SGs):\n{lines}"
 
 
-def _conversation(task: str, turns: Sequence[tuple[str, str]], test_input: str) -> list[ChatMessage]:
+def _conversation(task: str, turns: Sequence[tuple[str, str]], test_input: str, templates: str) -> list[ChatMessage]:
     """Instruction first, then one (user, assistant) pair per demonstration, then the test input."""
     messages: list[ChatMessage] = []
-    head = instruction(task) + "\n\n"
+    head = instruction(task, templates) + "\n\n"
     for user, assistant in turns:
         messages += [ChatMessage(role="user", content=head + user), ChatMessage(role="assistant", content=assistant)]
         head = ""
     return [*messages, ChatMessage(role="user", content=head + test_input)]
 
 
-def planning_messages(prompt: str, demos: Sequence[PlanningDemo]) -> list[ChatMessage]:
+def planning_messages(prompt: str, demos: Sequence[PlanningDemo], templates: str = "icl") -> list[ChatMessage]:
     """Step I: extract the prompt's events with their time intervals."""
     turns = [(f"Text: {d.plan.prompt}", plan_answer(d.plan)) for d in demos]
-    return _conversation("plan", turns, f"Text: {prompt}")
+    return _conversation("plan", turns, f"Text: {prompt}", templates)
 
 
 def imagination_messages(
     prompt: str, previous: SceneGraph | None, current: SceneGraph, following: SceneGraph | None,
-    demos: Sequence[ImaginationDemo],
+    demos: Sequence[ImaginationDemo], templates: str = "icl",
 ) -> list[ChatMessage]:
     """Step III, first round: enrich the current SG given its sliding window."""
     turns = [(window_text(d.prompt, d.previous, d.current, d.next), graph_text(d.output)) for d in demos]
-    return _conversation("imagine", turns, window_text(prompt, previous, current, following))
+    return _conversation("imagine", turns, window_text(prompt, previous, current, following), templates)
 
 
-def polish_messages(prompt: str, graphs: Sequence[SceneGraph], demos: Sequence[PolishDemo]) -> list[ChatMessage]:
+def polish_messages(prompt: str, graphs: Sequence[SceneGraph], demos: Sequence[PolishDemo], templates: str = "icl") -> list[ChatMessage]:
     """Step III, second round: review the whole DSG for temporal and logical consistency."""
     turns = [(dsg_text(d.prompt, d.frames), polish_answer(d.frames, d.output)) for d in demos]
-    return _conversation("polish", turns, dsg_text(prompt, graphs))
+    return _conversation("polish", turns, dsg_text(prompt, graphs), templates)

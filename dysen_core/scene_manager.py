@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,7 @@ from .llm_cache import LLMCache, default_cache_path
 from .llm_client import LLMClient
 from .plugins import core_version
 from .registry import Registry, get_registry
+from .temporal_check import TemporalCheck
 
 CHUNK = 64  # prompts whose demonstration queries are embedded in one batch
 
@@ -90,9 +92,10 @@ class SceneManager:
         self.selector = built.get("demo_selector")
         self.planner = self._create("planner", built)
         self.imaginer = self._create("imaginer", built) if config.imaginer is not None else None
+        self.temporal_check = TemporalCheck(config.temporal_check) if config.temporal_check.enabled else None
 
-    def run(self, prompt: str) -> PlanResult:
-        """Steps I–III for ``prompt``; failures are recorded in the result, never raised."""
+    def run(self, prompt: str, *, plan_only: bool = False) -> PlanResult:
+        """Steps I–III for ``prompt`` (Step I alone with ``plan_only``); failures are recorded in the result, never raised."""
         start = time.perf_counter()
         if self._counting is not None:
             self._counting.reset()
@@ -101,13 +104,16 @@ class SceneManager:
         try:
             t = time.perf_counter()
             result.plan = self.planner.plan(prompt)
+            if self.temporal_check is not None:
+                result.plan = self.temporal_check.check(result.plan, notes=result.notes)
             timings["plan_s"] = time.perf_counter() - t
-            result.skeleton = self.builder.build(result.plan).with_frames(self.config.video.frames)
-            result.dsg = result.skeleton
-            if self.imaginer is not None:
-                t = time.perf_counter()
-                result.dsg = self.imaginer.enrich(result.skeleton, notes=result.notes)
-                timings["imagine_s"] = time.perf_counter() - t
+            if not plan_only:
+                result.skeleton = self.builder.build(result.plan).with_frames(self.config.video.frames)
+                result.dsg = result.skeleton
+                if self.imaginer is not None:
+                    t = time.perf_counter()
+                    result.dsg = self.imaginer.enrich(result.skeleton, notes=result.notes)
+                    timings["imagine_s"] = time.perf_counter() - t
         except DysenError as exc:
             result.error = str(exc)
         timings["total_s"] = time.perf_counter() - start
@@ -118,12 +124,13 @@ class SceneManager:
                            if (ref := getattr(self.config, stage)) is not None},
             "llm": self.llm.cache_identity() if self.llm is not None else None,
             "llm_requests": self._counting.requests if self._counting is not None else 0,
+            "temporal_check": self.temporal_check is not None,
             "segments": len(result.skeleton.unique_segments()) if result.skeleton is not None else 0,
             "timings": {k: round(v, 3) for k, v in timings.items()},
         }
         return result
 
-    def run_many(self, prompts: Sequence[str], *, concurrency: int = 1,
+    def run_many(self, prompts: Sequence[str], *, concurrency: int = 1, plan_only: bool = False,
                  on_result: Callable[[int, PlanResult], None] | None = None) -> list[PlanResult]:
         """``run`` over ``prompts`` in chunks; a selector with ``prefetch`` embeds each chunk's queries at once."""
         results: list[PlanResult] = []
@@ -133,7 +140,7 @@ class SceneManager:
                 chunk = prompts[first : first + CHUNK]
                 if prefetch is not None:
                     prefetch(chunk)
-                for n, result in enumerate(pool.map(self.run, chunk), start=first):
+                for n, result in enumerate(pool.map(partial(self.run, plan_only=plan_only), chunk), start=first):
                     if on_result is not None:
                         on_result(n, result)
                     results.append(result)

@@ -1,4 +1,5 @@
-"""The shipped demonstration pools and the planning dev set (issue 3): schema, sizes, coverage, gold conventions."""
+"""The shipped demonstration pools, the planning dev set (issue 3) and the hand-written natural-language gold set:
+schema, sizes, coverage, gold conventions."""
 
 from __future__ import annotations
 
@@ -35,10 +36,12 @@ PLANNING = POOLS_DIR / "planning.jsonl"
 IMAGINATION = POOLS_DIR / "imagination.jsonl"
 POLISH = POOLS_DIR / "polish.jsonl"
 DEV_SET = REPO / "benchmarks" / "data" / "planning_dev.jsonl"
+# Natural-language gold (captions written by hand, never used for training or template design).
+NATURAL = REPO / "benchmarks" / "data" / "planning_natural.jsonl"
 FIGURE3_PLAN = REPO / "examples" / "figure3_plan.json"
 
-MIN_COUNTS = {PLANNING: 70, DEV_SET: 45, IMAGINATION: 24, POLISH: 12}
-MODELS = {PLANNING: PlanningDemo, DEV_SET: PlanningDemo, IMAGINATION: ImaginationDemo, POLISH: PolishDemo}
+MIN_COUNTS = {PLANNING: 70, DEV_SET: 45, NATURAL: 60, IMAGINATION: 24, POLISH: 12}
+MODELS = {PLANNING: PlanningDemo, DEV_SET: PlanningDemo, NATURAL: PlanningDemo, IMAGINATION: ImaginationDemo, POLISH: PolishDemo}
 
 LEADING_WORDS = ("a", "an", "the", "his", "her", "its", "their", "my", "our", "your")
 PRONOUNS = {"he", "she", "it", "they", "them", "him", "her", "his", "its", "their", "we", "us", "you", "i"}
@@ -64,6 +67,11 @@ def dev() -> list[PlanningDemo]:
 
 
 @pytest.fixture(scope="module")
+def natural() -> list[PlanningDemo]:
+    return load_pool(NATURAL, PlanningDemo)
+
+
+@pytest.fixture(scope="module")
 def imagination() -> list[ImaginationDemo]:
     return load_pool(IMAGINATION, ImaginationDemo)
 
@@ -74,7 +82,7 @@ def polish() -> list[PolishDemo]:
 
 
 def all_plans() -> list[PlanningDemo]:
-    return load_pool(PLANNING, PlanningDemo) + load_pool(DEV_SET, PlanningDemo)
+    return load_pool(PLANNING, PlanningDemo) + load_pool(DEV_SET, PlanningDemo) + load_pool(NATURAL, PlanningDemo)
 
 
 def normalise(text: str) -> str:
@@ -228,6 +236,20 @@ def test_prompts_are_unique_and_dev_is_held_out(pool, dev):
     for p, d in itertools.product(pool_prompts, dev_prompts):
         a, b = set(p.split()), set(d.split())
         assert len(a & b) / len(a | b) < 0.6, (p, d)
+
+
+# --- natural-language gold set -------------------------------------------------------------------------
+
+
+def test_natural_set_is_large_covers_every_tag_and_is_held_out(natural, pool, dev):
+    assert len(natural) >= 60
+    assert [d.id for d in natural] == [f"nat-{i:03d}" for i in range(1, len(natural) + 1)]
+    for tag in PLAN_TAGS:
+        assert sum(tag in d.tags for d in natural) >= 3, tag
+    prompts = [normalise(d.plan.prompt) for d in natural]
+    assert len(set(prompts)) == len(prompts)
+    shared = set(prompts) & {normalise(d.plan.prompt) for d in (*pool, *dev)}
+    assert not shared, shared
 
 
 # --- imagination ----------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..errors import DysenError
 from ..io import validation_lines
-from . import ablate_cmd, config_cmd, data, eval_cmd, generate_cmd, graph_cmds, icl_cmd, plan_cmd, train_cmd
+from . import ablate_cmd, config_cmd, data, eval_cmd, generate_cmd, graph_cmds, icl_cmd, plan_cmd, planner_cmd, train_cmd
 
 app = typer.Typer(
     name="dysen",
@@ -34,6 +34,7 @@ app.command("ablate")(ablate_cmd.ablate)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data.app, name="data")
 app.add_typer(icl_cmd.app, name="icl")
+app.add_typer(planner_cmd.app, name="planner")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -52,3 +52,26 @@ def shapes(
     seconds = time.perf_counter() - started
     split_text = ", ".join(f"{split} {count}" for split, count in counts.items())
     typer.echo(f"wrote {n} clips ({split_text}) to {out} in {seconds:.1f} s ({n / seconds:.0f} clips/s)")
+
+
+@app.command("planning")
+def planning(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the corpus into (new or empty).")],
+    n: Annotated[int, typer.Option("--n", help="Planning examples in all (train + heldout).")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same files.")] = 0,
+    heldout: Annotated[float, typer.Option("--heldout", help="Share of lexicon entries held out of train, "
+                                                              "and share of examples in heldout.")] = 0.1,
+    heldout_constructions: Annotated[float, typer.Option("--heldout-constructions",
+                                                         help="Share of each family of constructions held out.")] = 0.15,
+) -> None:
+    """Generate (sentence -> gold action plan) pairs, with imagination and polishment gold, for Steps I and III."""
+    import time
+
+    from ..planning_corpus import CorpusConfig, write_corpus
+
+    config = CorpusConfig(n=n, seed=seed, heldout=heldout, heldout_constructions=heldout_constructions)
+    started = time.perf_counter()
+    counts = write_corpus(out, config)
+    seconds = time.perf_counter() - started
+    split_text = "; ".join(f"{split}: " + ", ".join(f"{k} {v}" for k, v in tasks.items()) for split, tasks in counts.items())
+    typer.echo(f"wrote the planning corpus ({split_text}) to {out} in {seconds:.1f} s")

@@ -8,10 +8,10 @@ import shutil
 
 import dysen_plugin_llm_local
 import pytest
-from dysen_plugin_llm_local.model_files import DEFAULT_GGUF, embedded_gguf, fingerprint
 
 from dysen_core.chat import ChatMessage
 from dysen_core.errors import ConfigError, LLMError
+from dysen_core.model_files import DEFAULT_GGUF, embedded_gguf, fingerprint
 from dysen_core.protocols import LLM
 from dysen_core.registry import Registry
 

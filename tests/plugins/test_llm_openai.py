@@ -22,12 +22,12 @@ pytest.importorskip(
 )
 
 import dysen_plugin_llm_openai  # noqa: E402
-from dysen_plugin_llm_local.model_files import embedded_gguf  # noqa: E402
 from llm_servers import FaultProxy, free_port, llama_server  # noqa: E402
 
 from dysen_core.chat import ChatMessage, ChatRequest  # noqa: E402
 from dysen_core.errors import ConfigError, LLMError, LLMRetryableError  # noqa: E402
 from dysen_core.llm_client import LLMClient, LLMClientOptions  # noqa: E402
+from dysen_core.model_files import embedded_gguf  # noqa: E402
 from dysen_core.protocols import LLM  # noqa: E402
 from dysen_core.registry import Registry  # noqa: E402
 

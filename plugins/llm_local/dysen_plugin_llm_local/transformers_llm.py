@@ -19,8 +19,7 @@ from pydantic import Field
 
 from dysen_core.chat import ChatMessage, Completion, DecodingOptions, Usage, as_dicts, with_system_message
 from dysen_core.errors import LLMError
-
-from .model_files import fingerprint, folder_fingerprint, is_hf_folder, resolve_gguf
+from dysen_core.model_files import fingerprint, folder_fingerprint, is_hf_folder, resolve_gguf
 
 INSTALL_HINT = "pip install 'dysen-plugin-llm-local[transformers]'"
 

@@ -10,7 +10,7 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
-from dysen_core.errors import ConfigError
+from .errors import ConfigError
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _FINGERPRINT_BYTES = 1 << 20
