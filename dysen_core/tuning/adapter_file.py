@@ -41,10 +41,8 @@ def write_adapter_gguf(path: str | Path, tensors: dict[str, torch.Tensor], alpha
 
 def read_adapter_provenance(path: str | Path) -> dict[str, Any]:
     """The provenance a dysen adapter file records (empty for adapters made elsewhere)."""
-    import gguf
-
-    field = gguf.GGUFReader(str(path)).fields.get("dysen.provenance")
-    return json.loads(field.contents()) if field is not None else {}
+    text = read_header(path, "adapter").strings.get("dysen.provenance")
+    return json.loads(text) if text is not None else {}
 
 
 def check_adapter(adapter: str | Path, model: str | Path) -> None:
