@@ -1,10 +1,10 @@
 """RL-based ICL on dynamic shapes (paper §5.5, issue 7): the trained policy vs random and knn demonstrations.
 
 Usage:
-    .venv/bin/python benchmarks/icl_policy.py [--preset default] [--pool 48] [--train 48] [--dev 40]
+    .venv/bin/python benchmarks/icl_policy.py [--preset local-icl] [--pool 48] [--train 48] [--dev 40]
         [--seeds 0 1 2] [--epochs 1] [--batch-size 6] [--lr 0.003] [--out benchmarks/results/icl_policy.json]
 
-Step I only (the planner), with the config's LLM (default: SmolLM2-135M through llama.cpp) and D as the
+Step I only (the planner), with the preset's LLM (local-icl: SmolLM2-135M through llama.cpp, no adapter, the paper's prompts) and D as the
 config's planner says. Pool and training prompts come from the shapes train split (disjoint clips), the
 evaluation prompts from the val split, all with varied captions (``dysen icl shapes-data``). Every selector
 plans the same dev prompts: knn once, random with each seed, the policy trained with each seed (its
@@ -31,7 +31,7 @@ MEASURES = ("triplet_accuracy", "predicate_accuracy", "argument_accuracy", "temp
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="default")
+    parser.add_argument("--preset", default="local-icl")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--pool", type=int, default=48)
     parser.add_argument("--train", type=int, default=48)

@@ -2,7 +2,7 @@
 local LLM.
 
 ``data/ablation_answers.sqlite`` holds the answers of the real SmolLM2-135M-Instruct (Q4_1 through llama-cpp, the
-default preset's decoding, no adapter, the paper's in-context prompts) to every Step I and Step III request that
+default preset's decoding, no adapter, ungrounded, the paper's in-context prompts) to every Step I and Step III request that
 the variants of ``TINY`` make for the two test clips of ``workspace``'s dataset, recorded in cache_mode read-write
 by ``_record``. After a change to the prompts, templates or demo pools, record them again with
 ``DYSEN_RECORD_ANSWERS=1 pytest tests/test_ablation.py`` (about three minutes on two CPU cores). The ablations
@@ -35,7 +35,7 @@ base: {base}
 description: Tiny Dysen-VDM for the ablation tests
 llm: {{options: {{n_ctx: 4096, adapter: null}}}}
 demo_selector: {{name: fixed}}
-planner: {{options: {{templates: icl, num_demos: 1, max_repairs: 0}}}}
+planner: {{options: {{templates: icl, num_demos: 1, max_repairs: 0, grounded: false}}}}
 imaginer: {{options: {{templates: icl, num_demos: 1, polish_demos: 1, max_repairs: 0}}}}
 backbone:
   options:

@@ -101,7 +101,7 @@ def test_resolve_fills_defaults_and_notes_missing(core_manager):
         ("video: [1, 2\n", "invalid YAML at line 2"),
         ("- a\n- b\n", "a config file must be a mapping of sections, got list"),
         ("base: 3\n", "`base` must be a preset name or a .yaml path, got 3"),
-        ("base: nope\n", "unknown preset 'nope'; presets: default, no-dysen"),
+        ("base: nope\n", "unknown preset 'nope'; presets: default, local-icl, no-dysen"),
         ("base: missing.yaml\n", "missing.yaml' not found"),
         ("video: {frames: 0}\n", "video.frames: Input should be greater than or equal to 1"),
     ],

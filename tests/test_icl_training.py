@@ -124,13 +124,16 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
                 "--selector", "knn", "--weights", "w.safetensors"]) == 2
     assert "--weights goes with --selector policy" in capsys.readouterr().err
     assert run(["icl", "shapes-data", "--out", str(tmp_path / "d"), "--wording", "odd"]) == 2
+    assert run(["icl", "train", "--pool", str(tmp_path / "pool.jsonl"), "--train", str(tmp_path / "pool.jsonl"),
+                "--out", str(tmp_path / "out"), "--preset", "default"]) == 2  # the tuned planner takes no demos
+    assert "shows no demonstrations" in capsys.readouterr().err
 
 
 def test_rerunning_an_epoch_with_the_same_choices_makes_no_llm_calls(tmp_path):
     """`dysen icl train` twice on recorded real answers: every request is a cache hit, so no model is loaded.
 
     ``data/icl_policy_answers.sqlite`` holds three answers of the real SmolLM2-135M-Instruct (Q4_1, llama-cpp,
-    this preset's decoding, no adapter, the paper's in-context prompts), recorded in cache_mode read-write by
+    this preset's decoding, no adapter, ungrounded, the paper's in-context prompts), recorded in cache_mode read-write by
     running this test's two-prompt epoch once against the model, plus the planner call of the video-hook check
     below. The cache mode here is read-write: a choice that differed from the recorded one would call the model
     and fail the ``llm_calls == 0`` checks.
@@ -139,7 +142,7 @@ def test_rerunning_an_epoch_with_the_same_choices_makes_no_llm_calls(tmp_path):
     pool, train = write_demos(tmp_path / "pool.jsonl", sets["pool"]), write_demos(tmp_path / "train.jsonl", sets["train"])
     answers = shutil.copy(RECORDED, tmp_path / "answers.sqlite")
     fast = ["--set", "text_encoder.name=random", "--set", "planner.options.templates=icl", "--set", "llm.options.adapter=null",
-            "--set", "planner.options.num_demos=1", "--set", "planner.options.max_repairs=0",
+            "--set", "planner.options.grounded=false", "--set", "planner.options.num_demos=1", "--set", "planner.options.max_repairs=0",
             "--set", f"llm_client.cache_path={answers}"]
     for out in ("first", "again"):
         assert run(["icl", "train", "--pool", str(pool), "--train", str(train), "--llm", "llama-cpp", "--out", str(tmp_path / out),

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from dysen_core.datamodel import ActionPlan, DynamicSceneGraph, Event, SceneGraph
 from dysen_core.errors import ConfigError, InputError
 from dysen_core.metrics.dynamics import Dynamics
-from dysen_core.metrics.matching import match_events, normalise, order, order_agreement
+from dysen_core.metrics.labels import normalise
+from dysen_core.metrics.matching import match_events, order, order_agreement
 from dysen_core.metrics.plan_accuracy import PlanAccuracy
 from dysen_core.metrics.trirec import TriRec, aligned_frames, triplet_recall
 from dysen_core.registry import Registry

@@ -2,7 +2,7 @@
 repaired, odd text left alone, and the config switch through the scene manager on a recorded real answer.
 
 ``data/temporal_check_answers.sqlite`` holds one answer of the real SmolLM2-135M-Instruct (Q4_1 through llama-cpp,
-no adapter, the default preset's decoding, one fixed demonstration) to ``PROMPT``, recorded in cache_mode
+no adapter, ungrounded, the default preset's decoding, one fixed demonstration) to ``PROMPT``, recorded in cache_mode
 read-write by ``_record``: it starts eating the apple with washing the hands, against "after". After a change to the planning
 prompt or demo pool, record it again with ``DYSEN_RECORD_ANSWERS=1 pytest tests/test_temporal_check.py`` (and
 check that the new answer still breaks the order); the tests replay it, so no model is loaded.
@@ -34,7 +34,8 @@ ORDERING = re.compile(r"\b(before|after|once|as soon as|but first|then|next|fina
 RECORDED = Path(__file__).parent / "data" / "temporal_check_answers.sqlite"
 PROMPT = "The boy eats an apple after he washes his hands."
 REPLAY = ["demo_selector.name=fixed", "planner.options.templates=icl", "planner.options.num_demos=1",
-          "planner.options.max_repairs=0", "imaginer=null", "llm.options.adapter=null"]
+          "planner.options.max_repairs=0", "imaginer=null", "llm.options.adapter=null",
+          "planner.options.grounded=false"]
 
 
 def event(agent: str, predicate: str, target: str | None, start: int, end: int) -> Event:

@@ -286,6 +286,7 @@ def test_the_default_preset_plans_with_the_shipped_adapter():
     """The offline default as a user gets it: the embedded SmolLM2 with the shipped adapter, one-line prompt."""
     pytest.importorskip("dysen_plugin_llm_local")
     from dysen_core.config import load_config
+    from dysen_core.grounding import WORD
     from dysen_core.scene_manager import SceneManager
 
     with SceneManager(load_config(preset="default")) as manager:
@@ -294,4 +295,6 @@ def test_the_default_preset_plans_with_the_shipped_adapter():
     events = {(e.agent, e.predicate, e.target): e for e in result.plan.events}
     turns_off, locks = events[("man", "turns off", "lights")], events[("man", "locks", "door")]
     assert turns_off.end <= locks.start  # "after" respected
+    words = set(WORD.findall(result.plan.prompt.lower()))
+    assert all(set(WORD.findall(name.lower())) <= words for e in result.plan.events for name in e.triplet if name)  # grounded
     assert result.manifest["llm_requests"] == 1

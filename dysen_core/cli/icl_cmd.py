@@ -14,7 +14,8 @@ app = typer.Typer(help="RL-based in-context learning: train and score demonstrat
                   no_args_is_help=True)
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A run config YAML file.")]
-PresetOpt = Annotated[Optional[str], typer.Option("--preset", "-p", help="A preset (default: the offline default).")]
+PresetOpt = Annotated[Optional[str], typer.Option(
+    "--preset", "-p", help="A preset (without --config: local-icl, the embedded model prompted the paper's way).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: key.path=value.")]
 LLMOpt = Annotated[Optional[str], typer.Option("--llm", help="A registered LLM, e.g. llama-cpp (default: the config's).")]
 PoolOpt = Annotated[Path, typer.Option("--pool", help="Candidate demonstrations (JSONL of PlanningDemo).")]
@@ -153,11 +154,16 @@ def icl_config(config: Path | None, preset: str | None, override: list[str] | No
     from ..config import ComponentRef, load_config
     from ..registry import get_registry
 
+    if config is None and preset is None:
+        preset = "local-icl"  # demonstration selection needs a planner that is shown demonstrations
     run_config = load_config(config, preset=preset, overrides=list(override or []))
     if llm is not None and (run_config.llm is None or run_config.llm.name != llm):
         run_config = run_config.model_copy(update={"llm": ComponentRef(name=llm)})
     if run_config.planner is None or run_config.llm is None:
         raise ConfigError("dysen icl needs a planner and an llm section in the config (Step I plans with the LLM)")
+    if run_config.planner.options.get("num_demos", 5) == 0:
+        raise ConfigError("the planner in this config shows no demonstrations (planner.options.num_demos is 0, as for "
+                          "the default preset's tuned planner); use --preset local-icl or set planner.options.num_demos")
     return run_config, get_registry()
 
 

@@ -9,7 +9,6 @@ after light normalisation: lower case, articles dropped, whitespace collapsed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -19,23 +18,9 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..datamodel import Event
+from .labels import triplet
 
 Order = Literal["before", "after", "overlap"]
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-def normalise(label: str | None) -> str | None:
-    """``label`` lower-cased, without articles, with single spaces (``None`` stays ``None``)."""
-    if label is None:
-        return None
-    return " ".join(_ARTICLES.sub(" ", label.lower()).split())
-
-
-def triplet(event: Event) -> tuple[str | None, str | None, str | None]:
-    """The normalised ``(agent, predicate, target)`` of ``event``."""
-    return normalise(event.agent), normalise(event.predicate), normalise(event.target)
-
-
 def order(a: Event, b: Event) -> Order:
     """The time relation of ``a`` to ``b`` on their shared grid."""
     if a.end <= b.start:

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from ..datamodel import ActionPlan
 from ..errors import InputError
-from .matching import match_events, order_agreement, ratio, triplet
+from .labels import triplet
+from .matching import match_events, order_agreement, ratio
 
 
 class PlanAccuracy:

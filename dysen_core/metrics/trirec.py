@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict
 
 from ..datamodel import DynamicSceneGraph, SceneGraph
 from ..errors import InputError
-from .matching import normalise, ratio
+from .labels import normalise
+from .matching import ratio
 
 Triplet = tuple[str, str, str]
 
