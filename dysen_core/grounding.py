@@ -23,7 +23,7 @@ from .datamodel import ActionPlan, Event
 from .metrics.labels import triplet
 from .prompts import PLAN_SCHEMA
 
-WORD = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
+WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")  # letters and digits of any script, inner hyphens and apostrophes
 MAX_NAME_WORDS = 6  # "climbed out of", "big pile of snow": names in a plan are short
 
 

@@ -28,6 +28,7 @@ def _plan(prompt: str, *events: tuple[str, str, str | None, int, int]) -> Action
 
 def test_prompt_words_keep_hyphens_and_lower_case_forms():
     assert prompt_words("A woman does push-ups. She rests") == ["A", "a", "woman", "does", "push-ups", "She", "she", "rests"]
+    assert prompt_words("Zoë's café, 2 cats_") == ["Zoë's", "zoë's", "café", "2", "cats"]
 
 
 def test_the_schema_admits_phrases_of_prompt_words_only():
