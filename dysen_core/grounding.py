@@ -7,7 +7,7 @@ event lasting longer, "jumps again" is a second mention. A small planner breaks 
 deterministic parts hold it to the prompt:
 
 - ``grounded_plan_schema``: the Step I answer schema with each name restricted to a sequence of the prompt's
-  words, so a constrained decoder (llama.cpp, outlines, OpenAI structured outputs) cannot leave them;
+  words, so a constrained decoder that enforces ``pattern`` (llama.cpp's grammar, outlines) cannot leave them;
 - ``merge_repeats``: an event may occur at most as many times as the prompt mentions its predicate's first
   word; extra copies merge into the neighbouring copy (one longer interval) or, when apart, are dropped.
 """

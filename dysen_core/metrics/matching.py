@@ -21,6 +21,8 @@ from ..datamodel import Event
 from .labels import triplet
 
 Order = Literal["before", "after", "overlap"]
+
+
 def order(a: Event, b: Event) -> Order:
     """The time relation of ``a`` to ``b`` on their shared grid."""
     if a.end <= b.start:
