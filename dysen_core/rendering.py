@@ -12,7 +12,7 @@ from .errors import DysenError
 
 
 def render(run_config, prompts: list[str], targets: list[Path], *, resume: bool = False, seed: int = 0, batch_size: int = 1,
-           gif: bool = False, frames: bool = False) -> tuple[int, int]:
+           gif: bool = False, frames: bool = False, sheet: bool = False) -> tuple[int, int]:
     """Plan every prompt, then render prompt n into ``targets[n]`` from noise seeded seed + n, with its manifest beside it.
 
     With ``resume``, a target whose manifest records no error is kept. One failing chunk never loses the others:
@@ -42,7 +42,7 @@ def render(run_config, prompts: list[str], targets: list[Path], *, resume: bool 
             continue
         seconds = (time.perf_counter() - start) / len(chunk)
         for n, plan, video in zip(chunk, chunk_plans, videos):
-            _write_outputs(targets[n], video, run_config.video.fps, gif, frames)
+            _write_outputs(targets[n], video, run_config.video.fps, gif, frames, plan if sheet else None)
             _write_manifest(targets[n], plan, backbone, seed + n, run_config, seconds=seconds)
             print(f"wrote {targets[n]} ({video.shape[0]} frames, {seconds:.1f} s)", file=sys.stderr)
     return len(todo), failed
@@ -73,7 +73,8 @@ def _plan(prompts: list[str], run_config) -> list:
         return results
 
 
-def _write_outputs(target: Path, video, fps: int, gif: bool, frames: bool) -> None:
+def _write_outputs(target: Path, video, fps: int, gif: bool, frames: bool, sheet_plan=None) -> None:
+    """The video, and optionally a gif, the frames as PNGs, and a contact sheet (frames over the DSG timeline)."""
     from .video import write_frames_png, write_video
 
     write_video(target, video, fps=fps)
@@ -81,6 +82,10 @@ def _write_outputs(target: Path, video, fps: int, gif: bool, frames: bool) -> No
         write_video(target.with_suffix(".gif"), video, fps=fps)
     if frames:
         write_frames_png(target.with_name(f"{target.stem}_frames"), video)
+    if sheet_plan is not None and sheet_plan.dsg is not None:  # a text-only video has no timeline to draw
+        from .timeline import draw_timeline
+
+        draw_timeline(sheet_plan.dsg, target.with_name(f"{target.stem}_sheet.png"), skeleton=sheet_plan.skeleton, video=video)
 
 
 def _write_manifest(target: Path, plan, backbone, seed: int, run_config, *, seconds: float | None = None,

@@ -9,6 +9,8 @@ import io
 import textwrap
 from pathlib import Path
 
+import numpy as np
+
 from .datamodel import DynamicSceneGraph, SceneGraph
 from .io import write_bytes_atomic
 
@@ -26,8 +28,13 @@ def _lines(graph: SceneGraph, planned: SceneGraph | None) -> list[tuple[str, boo
     return lines
 
 
-def draw_timeline(dsg: DynamicSceneGraph, path: str | Path, skeleton: DynamicSceneGraph | None = None) -> Path:
-    """Write ``dsg`` as a PNG at ``path``; ``skeleton`` (default: none) tells planned from imagined triplets."""
+def draw_timeline(dsg: DynamicSceneGraph, path: str | Path, skeleton: DynamicSceneGraph | None = None,
+                  video: np.ndarray | None = None) -> Path:
+    """Write ``dsg`` as a PNG at ``path``; ``skeleton`` (default: none) tells planned from imagined triplets.
+
+    With ``video`` (uint8 (F, H, W, 3)) its frames are drawn above the plan on the same time axis: a contact
+    sheet that shows whether each planned event happens when it should.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,11 +43,18 @@ def draw_timeline(dsg: DynamicSceneGraph, path: str | Path, skeleton: DynamicSce
     m_count = len(dsg.frames)
     events = dsg.plan.events if dsg.plan else []
     width = max(8.0, 2.4 * m_count)
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(width, 2.0 + 0.35 * len(events) + 0.22 * MAX_LINES),
-        gridspec_kw={"height_ratios": [1.0 + 0.35 * len(events), 0.22 * MAX_LINES + 0.6]},
-    )
+    heights = [1.0 + 0.35 * len(events), 0.22 * MAX_LINES + 0.6]
+    if video is not None:
+        heights.insert(0, width * video.shape[1] / (video.shape[0] * video.shape[2]))  # frames keep their aspect
+    fig, axes = plt.subplots(len(heights), 1, figsize=(width, 1.4 + sum(heights)), gridspec_kw={"height_ratios": heights})
     fig.suptitle("\n".join(textwrap.wrap(dsg.prompt, width=int(width * 11))), fontsize=10)
+    if video is not None:
+        strip, axes = axes[0], axes[1:]
+        strip.imshow(np.concatenate(list(video), axis=1), extent=(0, m_count, 0, 1), aspect="auto", interpolation="nearest")
+        strip.set_yticks([])
+        strip.set_xticks([])
+        strip.set_title(f"video ({len(video)} frames)", fontsize=9, loc="left")
+    top, bottom = axes
 
     # 1. the plan: one bar per event over [start, end)
     colours = plt.get_cmap("tab10")

@@ -92,6 +92,19 @@ def test_without_a_graph_encoder_it_is_the_text_only_baseline(figure3_plan):
     assert video.shape == (8, 48, 48, 3)
 
 
+def test_stage_one_calibrates_the_latent_scale_and_stage_two_shares_it(tmp_path, shapes):
+    backbone = tiny("backbone.options.training.steps=2")
+    backbone.fit("autoencoder", examples(shapes), tmp_path / "ae", progress=False)
+    vae = tmp_path / "ae" / "final" / "autoencoder"
+    factor = json.loads((vae / "config.json").read_text())["scaling_factor"]
+    assert factor != 0.18215  # set from the trained latents, not SD's default
+    video = torch.from_numpy(np.stack([e["video"] for e in examples(shapes)])).permute(0, 1, 4, 2, 3).float() / 127.5 - 1
+    with torch.no_grad():
+        assert backbone.autoencoder.encode(video, sample=False).std().item() == pytest.approx(1.0, abs=0.05)
+    shared = tiny(f"backbone.options.autoencoder.pretrained={vae}")  # the config keeps its block_channels
+    assert shared.autoencoder.vae.config.scaling_factor == factor
+
+
 def test_training_resumes_bit_identically_after_a_stop(tmp_path, shapes):
     data = examples(shapes)
     straight = tiny("backbone.options.training.steps=4", "backbone.options.training.checkpoint_every=2")
@@ -110,7 +123,8 @@ def test_training_resumes_bit_identically_after_a_stop(tmp_path, shapes):
 def test_a_tiny_model_overfits_one_clip_and_samples_it_back(tmp_path, shapes):
     clip = examples(shapes, 1)
     backbone = tiny("backbone.options.training.steps=150", "backbone.options.training.lr=0.002", "backbone.options.training.batch_size=1",
-                    "backbone.options.diffusion.sampling_steps=25")
+                    "backbone.options.diffusion.sampling_steps=25",
+                    "backbone.options.autoencoder.scaling_factor=0.18215")  # fixed, as measured; calibration has its own test
     stage1 = backbone.fit("autoencoder", clip, tmp_path / "ae", progress=False)
     stage2 = backbone.fit("vdm", clip, tmp_path / "vdm", progress=False)
     losses = [float(row["loss"]) for row in _log(tmp_path / "vdm")]
@@ -131,9 +145,10 @@ def _log(run: Path) -> list[dict]:
 
 def test_cli_trains_then_generates_from_the_checkpoint(tmp_path, shapes, capsys):
     out = tmp_path / "run"
-    common = ["--config", str(TINY), "--set", "backbone.options.training.steps=2", "--set", "planner=null",
-              "--set", "imaginer=null", "--set", "llm=null", "--set", "demo_selector=null"]
-    assert run(["train", "--stage", "vdm", "--data", str(shapes), "-o", str(out), *common]) == 0
+    common = ["--config", str(TINY), "--set", "planner=null", "--set", "imaginer=null", "--set", "llm=null",
+              "--set", "demo_selector=null"]
+    assert run(["train", "--stage", "vdm", "--data", str(shapes), "-o", str(out), *common,
+                "--set", "backbone.options.training.steps=2"]) == 0
     assert (out / "final" / "backbone.json").is_file() and (out / "final" / "run_config.json").is_file()
     video = tmp_path / "v" / "cat.mp4"
     assert run(["generate", "a red circle moves left", "-o", str(video), "--checkpoint", str(out / "final"), "--gif"]) == 0
@@ -141,6 +156,21 @@ def test_cli_trains_then_generates_from_the_checkpoint(tmp_path, shapes, capsys)
     assert manifest["seed"] == 0 and manifest["backbone"]["checkpoint_sha256"]["unet.safetensors"]
     assert manifest["warnings"] and "text only" in manifest["warnings"][0]  # this config has no planner
     assert video.with_suffix(".gif").is_file()
+    longer = ["--set", "backbone.options.training.steps=3"]  # a longer run resumes and rewrites run_config.json
+    assert run(["train", "--stage", "vdm", "--data", str(shapes), "-o", str(out), *common, *longer]) == 0
+    assert run(["generate", "a red circle moves left", "-o", str(video), "--checkpoint", str(out / "final")]) == 0
+
+
+def test_a_contact_sheet_puts_the_frames_above_the_dsg_timeline(tmp_path, figure3_plan):
+    from PIL import Image
+
+    from dysen_core.timeline import draw_timeline
+
+    dsg = build_skeleton(figure3_plan).with_frames(8)
+    video = tiny("backbone.options.diffusion.sampling_steps=2").generate([figure3_plan.prompt], [dsg], seed=0)[0]
+    plain = Image.open(draw_timeline(dsg, tmp_path / "plain.png"))
+    sheet = Image.open(draw_timeline(dsg, tmp_path / "sheet.png", video=video))
+    assert sheet.width == plain.width and sheet.height > plain.height  # the frame strip is added on top
 
 
 def test_cli_rejects_bad_input_with_one_line(tmp_path, shapes, capsys):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dysen_core.config import STAGES, load_config, preset_names, resolve
@@ -49,6 +51,14 @@ def test_ablation_details():
     assert load_config(preset="no-rl-icl").demo_selector.model_dump() == {"name": "random", "options": {}}
     rgnn = load_config(preset="rgnn").graph_encoder
     assert rgnn.name == "rgnn" and rgnn.options == {"layers": 12, "heads": 8, "width": 768, "dropout": 0.3}  # RGTrm's size, listed
+
+
+def test_the_shapes_training_configs_differ_only_in_the_dsg_branch():
+    configs = Path(__file__).parent.parent / "configs"
+    dysen, latent = (load_config(configs / f"shapes-{name}.yaml") for name in ("dysen", "latent-vdm"))
+    differing = {stage for stage in STAGES if getattr(dysen, stage) != getattr(latent, stage)}
+    assert differing == {"graph_encoder"} and latent.graph_encoder is None and dysen.graph_encoder.name == "rgtrm"
+    assert dysen.video == latent.video and dysen.seed == latent.seed
 
 
 def test_file_with_base_and_overrides(tmp_path):

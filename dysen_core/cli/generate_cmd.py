@@ -27,6 +27,9 @@ def generate(
     guidance: Annotated[Optional[float], typer.Option("--guidance", min=0.0, help="Classifier-free guidance scale.")] = None,
     gif: Annotated[bool, typer.Option("--gif", help="Also write a .gif next to each .mp4.")] = False,
     frames: Annotated[bool, typer.Option("--frames", help="Also write each frame as PNG in a <name>_frames folder.")] = False,
+    sheet: Annotated[
+        bool, typer.Option("--sheet", help="Also write <name>_sheet.png: the frames above the plan and its DSG, on one time axis.")
+    ] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=256, help="Videos sampled at once.")] = 1,
     backbone_name: Annotated[
         Optional[str], typer.Option("--backbone", help="The backbone component to use (sets backbone.name; see `dysen plugins`).")
@@ -66,7 +69,7 @@ def generate(
         output.mkdir(parents=True, exist_ok=True)
         targets = [output / _file_name(n, p).replace(".json", ".mp4") for n, p in enumerate(prompts, start=1)]
     tried, failed = render(run_config, prompts, targets, resume=batch is not None, seed=seed, batch_size=batch_size, gif=gif,
-                           frames=frames)
+                           frames=frames, sheet=sheet)
     if not tried:
         print(f"all {len(targets)} videos already exist in {output}", file=sys.stderr)
     if failed:

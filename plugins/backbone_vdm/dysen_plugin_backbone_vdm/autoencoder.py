@@ -10,18 +10,16 @@ A diffusers ``AutoencoderKL`` (the Stable Diffusion VAE layout) applied to each 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dysen_core.errors import ConfigError, InputError
 
 NORM_GROUPS = 32  # GroupNorm groups of the SD VAE blocks; every block width must be a multiple of it
-
-# Fields that only describe a VAE built from scratch; a pretrained folder's config.json gives its architecture.
-NEW_VAE_FIELDS = ("latent_channels", "block_channels", "layers_per_block", "seed")
 
 
 if TYPE_CHECKING:
@@ -53,6 +51,11 @@ class AutoencoderOptions(BaseModel):
     )
     decode_chunk: int = Field(default=4, ge=1, description="Frames sent through the VAE at once; bounds peak memory.")
     kl_weight: float = Field(default=1e-6, ge=0, description="Weight of the KL term in the Stage I loss (LDM's 1e-6).")
+    sample_posterior: bool = Field(
+        default=True,
+        description="Stage I decodes a sample of each frame's posterior (LDM). false decodes its mean: with few steps the "
+        "posterior's noise is still large and teaches the decoder to blur, and the KL term still keeps latents small.",
+    )
     perceptual_weight: float = Field(
         default=0.0,
         ge=0,
@@ -79,16 +82,6 @@ class AutoencoderOptions(BaseModel):
             )
         return value
 
-    @model_validator(mode="after")
-    def _pretrained_or_architecture(self) -> AutoencoderOptions:
-        clash = [name for name in NEW_VAE_FIELDS if name in self.model_fields_set]
-        if self.pretrained is not None and clash:
-            raise ValueError(
-                f"{', '.join(clash)} describe a new VAE, but pretrained is set and its config.json gives the architecture; "
-                "remove one of them"
-            )
-        return self
-
 
 class FrameAutoencoder:
     """An ``AutoencoderKL`` (in ``.vae``) run frame by frame over videos, plus its Stage I training loss.
@@ -97,16 +90,18 @@ class FrameAutoencoder:
     wrap ``encode``/``decode`` in ``torch.no_grad()`` for sampling.
     """
 
-    def __init__(self, vae: AutoencoderKL, *, decode_chunk: int = 4, kl_weight: float = 1e-6):
+    def __init__(self, vae: AutoencoderKL, *, decode_chunk: int = 4, kl_weight: float = 1e-6, sample_posterior: bool = True):
         self.vae = vae.eval()
         self.decode_chunk = decode_chunk
         self.kl_weight = kl_weight
+        self.sample_posterior = sample_posterior
 
     @classmethod
     def from_options(cls, options: AutoencoderOptions) -> FrameAutoencoder:
         """Load ``options.pretrained``, or build a new VAE with seeded weights (the caller's RNG is untouched)."""
         if options.pretrained is not None:
             vae = _load_vae(Path(options.pretrained))
+            _check_architecture(options, vae.config)
             if "scaling_factor" in options.model_fields_set:
                 vae.register_to_config(scaling_factor=options.scaling_factor)  # saved with the weights from now on
         else:
@@ -124,12 +119,13 @@ class FrameAutoencoder:
                     norm_num_groups=NORM_GROUPS,
                     scaling_factor=options.scaling_factor,
                 )
-        return cls(vae, decode_chunk=options.decode_chunk, kl_weight=options.kl_weight)
+        return cls(vae, decode_chunk=options.decode_chunk, kl_weight=options.kl_weight, sample_posterior=options.sample_posterior)
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, *, decode_chunk: int = 4, kl_weight: float = 1e-6) -> FrameAutoencoder:
+    def from_pretrained(cls, folder: str | Path, *, decode_chunk: int = 4, kl_weight: float = 1e-6,
+                        sample_posterior: bool = True) -> FrameAutoencoder:
         """Load a folder written by ``save_pretrained`` (or any local diffusers AutoencoderKL folder)."""
-        return cls(_load_vae(Path(folder)), decode_chunk=decode_chunk, kl_weight=kl_weight)
+        return cls(_load_vae(Path(folder)), decode_chunk=decode_chunk, kl_weight=kl_weight, sample_posterior=sample_posterior)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write ``config.json`` and ``diffusion_pytorch_model.safetensors`` (never pickle) into ``folder``."""
@@ -180,11 +176,23 @@ class FrameAutoencoder:
         B, F, _, H, W = self._check_video(video)
         frames = video.reshape(B * F, 3, H, W).to(device=self.vae.device, dtype=self.vae.dtype)
         posterior = self.vae.encode(frames).latent_dist
-        recon = self.vae.decode(posterior.sample(generator)).sample  # (B*F, 3, H, W), unclamped
+        latent = posterior.sample(generator) if self.sample_posterior else posterior.mode()
+        recon = self.vae.decode(latent).sample  # (B*F, 3, H, W), unclamped
         recon_loss = (recon - frames).abs().mean()
         kl = posterior.kl().mean()  # kl() sums over (C, h, w): one value per frame
         loss = recon_loss + self.kl_weight * kl
         return loss, {"recon": recon_loss.item(), "kl": kl.item()}
+
+    @torch.no_grad()
+    def calibrate_scale(self, videos: Sequence[torch.Tensor]) -> float:
+        """Set the scaling factor to 1 / std of the unscaled latents of ``videos`` (LDM's rule), so the
+        diffusion model sees latents of about unit variance; returns the new factor."""
+        parts = [self.encode(v, sample=False) / self.vae.config.scaling_factor for v in videos]
+        std = float(torch.cat([p.flatten() for p in parts]).std())
+        if not std > 0:
+            raise InputError("cannot calibrate the latent scale: the autoencoder's latents are constant")
+        self.vae.register_to_config(scaling_factor=1.0 / std)
+        return 1.0 / std
 
     @property
     def _shift(self) -> float:
@@ -203,6 +211,18 @@ class FrameAutoencoder:
                 f"{max(1, W // self.downsample) * self.downsample}"
             )
         return tuple(video.shape)
+
+
+def _check_architecture(options: AutoencoderOptions, config: Any) -> None:
+    """Architecture fields set next to ``pretrained`` must describe the folder's VAE (one config then serves
+    Stage I, which builds the VAE, and Stage II, which loads it)."""
+    found = {"latent_channels": config.latent_channels, "block_channels": list(config.block_out_channels),
+             "layers_per_block": config.layers_per_block}
+    wrong = [f"{name}: config {getattr(options, name)}, pretrained VAE {value}"
+             for name, value in found.items() if name in options.model_fields_set and getattr(options, name) != value]
+    if wrong:
+        raise ConfigError(f"backbone.options.autoencoder does not describe the pretrained VAE '{options.pretrained}': "
+                          + "; ".join(wrong))
 
 
 def _load_vae(folder: Path) -> AutoencoderKL:

@@ -33,6 +33,8 @@ from .diffusion import DiffusionOptions, denoising_loss, drop_mask, sample, trai
 from .training import TrainResult, TrainSettings, train
 from .unet import UNet3D, UNetConfig, UNetSizes
 
+CALIBRATION_CLIPS = 64  # clips whose latents set the scaling factor at the end of Stage I
+
 Stage = Literal["autoencoder", "vdm", "dysen"]
 
 
@@ -70,7 +72,9 @@ class LatentVDM:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(opts.seed)
             self.autoencoder = (
-                FrameAutoencoder.from_pretrained(folder / "autoencoder", decode_chunk=opts.autoencoder.decode_chunk)
+                FrameAutoencoder.from_pretrained(folder / "autoencoder", decode_chunk=opts.autoencoder.decode_chunk,
+                                                 kl_weight=opts.autoencoder.kl_weight,
+                                                 sample_posterior=opts.autoencoder.sample_posterior)
                 if folder is not None else FrameAutoencoder.from_options(opts.autoencoder)
             )
             cfg = UNetConfig(**opts.unet.model_dump(), text_dim=text_encoder.dim,
@@ -181,6 +185,10 @@ class LatentVDM:
         if result.ema_state is not None:
             model.load_state_dict(result.ema_state, strict=False)
         model.eval()
+        if stage == "autoencoder" and "scaling_factor" not in self.options.autoencoder.model_fields_set:
+            n = min(len(examples), CALIBRATION_CLIPS)
+            batches = [_collate([examples[j] for j in range(i, min(i + 8, n))])["video"] for i in range(0, n, 8)]
+            self.autoencoder.calibrate_scale(batches)
         self.save_pretrained(out_dir / "final")
         return result
 

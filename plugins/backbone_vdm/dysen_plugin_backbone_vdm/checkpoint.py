@@ -19,6 +19,8 @@ from dysen_core.io import write_json_atomic
 
 MANIFEST = "backbone.json"
 FORMAT = "dysen-backbone/1"
+# Not weights: `dysen train` writes the run config after the weights and rewrites it on a resumed or longer run.
+UNHASHED = {MANIFEST, "run_config.json"}
 
 
 def sha256(path: Path) -> str:
@@ -31,7 +33,8 @@ def sha256(path: Path) -> str:
 
 def write_manifest(folder: Path, needs: Mapping[str, Any], versions: Mapping[str, str]) -> dict[str, Any]:
     """Hash every weight file under ``folder`` and write ``backbone.json``; returns what it wrote."""
-    files = {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    files = {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*"))
+             if p.is_file() and p.relative_to(folder).as_posix() not in UNHASHED}
     manifest = {"format": FORMAT, "needs": dict(needs), "versions": dict(versions), "files": files}
     write_json_atomic(folder / MANIFEST, manifest)
     return manifest
