@@ -53,8 +53,8 @@ class AutoencoderOptions(BaseModel):
     kl_weight: float = Field(default=1e-6, ge=0, description="Weight of the KL term in the Stage I loss (LDM's 1e-6).")
     sample_posterior: bool = Field(
         default=True,
-        description="Stage I decodes a sample of each frame's posterior (LDM). false decodes its mean: with few steps the "
-        "posterior's noise is still large and teaches the decoder to blur, and the KL term still keeps latents small.",
+        description="Stage I decodes a sample of each frame's posterior (LDM); false decodes its mean, a plain autoencoder "
+        "whose latents the KL term still keeps small.",
     )
     perceptual_weight: float = Field(
         default=0.0,
