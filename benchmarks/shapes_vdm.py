@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from dysen_core.config import RunConfig, load_config
-from dysen_core.io import write_json_atomic
+from dysen_core.io import write_json_atomic, write_text_atomic
 from dysen_core.metrics.dynamics import Dynamics
 from dysen_core.metrics.standard import ShapesFVD
 from dysen_core.scene_manager import PlanResult, SceneManager
@@ -63,13 +63,13 @@ def main() -> None:
                         help="Score only the autoencoder round trip (any `dysen train` folder, Stage I's included).")
     args = parser.parse_args()
 
-    main = [r for _, r in zip(range(args.limit), iter_clips(args.data, args.split))]
+    clips = [r for _, r in zip(range(args.limit), iter_clips(args.data, args.split))]
     told = [(r, c) for r in iter_clips(args.data, args.split)
             if (c := next((c for c in r.captions[1:] if REORDERED.search(c)), None))][:args.reordered]
-    records = main + [r for r, _ in told]
-    prompts = [r.captions[0] for r in main] + [c for _, c in told]
+    records = clips + [r for r, _ in told]
+    prompts = [r.captions[0] for r in clips] + [c for _, c in told]
     gold = [load_frames(args.data, r) for r in records]
-    first = [True] * len(main) + [False] * len(told)
+    first = [True] * len(clips) + [False] * len(told)
     members = {
         "all": first,
         "novel": [f and r.novel for f, r in zip(first, records)],
@@ -123,11 +123,7 @@ def planned_dsgs(prompts: list[str], config: RunConfig, path: Path) -> list[Plan
         with SceneManager(config) as manager:
             for result in manager.run_many(missing):
                 known[result.prompt] = result
-        lines = [r.model_dump_json() for r in known.values()]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomic(path, "".join(r.model_dump_json() + "\n" for r in known.values()))
     return [known[p] for p in prompts]
 
 
