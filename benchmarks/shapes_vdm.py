@@ -18,14 +18,13 @@ pair) and ``familiar``; and on ``reordered``: ``--reordered`` more clips of the 
 caption told out of time order ("before B, A", "B after A"; the plain first caption never is). Also
 the ``shapes-fvd`` distance over the ``--limit`` clips, with each frame shown twice (its network reads 16
 frames). The ``autoencoder`` row scores the gold clips after a round trip through the model's autoencoder: the
-ceiling the latent space allows. ``--autoencoder-only`` scores just that row. Every score is mean ± std over the sampling seeds; a table is
-printed and JSON written.
+ceiling the latent space allows. ``--autoencoder-only`` scores just that row. Every score is mean ± std over
+the sampling seeds; a table is printed and JSON written.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import time
@@ -44,7 +43,6 @@ from dysen_core.video import to_uint8
 from dysen_core.video_model import build_backbone
 
 ROOT = Path(__file__).parent
-SUBSETS = ("all", "novel", "familiar", "reordered")
 REORDERED = re.compile(r"^before |\w (?<!goes )after (?!that)", re.IGNORECASE)  # the generator's out-of-order forms
 
 
