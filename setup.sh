@@ -21,3 +21,5 @@ echo "== installed components =="
 echo "== the main job: Steps I-III on a prompt with the embedded LLM, drawn as a timeline =="
 .venv/bin/dysen plan "A cat is screaming, looks at the window, and wants to jump on it, but falls down the table." \
   -o out/cat_plan.json --png out/cat_timeline.png
+echo "== and a video from the shipped Dysen-VDM (dynamic-shapes, 8 frames of 48x48), with its contact sheet =="
+.venv/bin/dysen generate "a red circle moves right, then a blue square jumps" -o out/example.mp4 --sheet

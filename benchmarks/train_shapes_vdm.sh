@@ -1,28 +1,22 @@
 #!/usr/bin/env bash
 # Trains Dysen-VDM and its text-only baseline Latent-VDM on dynamic-shapes (issue 8), then scores both.
-# Stage I (the autoencoder) is trained once and shared: steps with posterior samples (LDM), then steps decoding the
-# posterior mean (sharper after short training). Stage II trains both UNets on the clips' gold DSGs, side by side,
-# one thread each. Status and measurements: docs/backbone.md, "Training on dynamic-shapes".
-# Usage: bash benchmarks/train_shapes_vdm.sh [AE_STEPS] [AE_MEAN_STEPS]   (defaults: what was run on 2 CPU cores)
+# Stage I (the autoencoder, shapes' pixels weighted by the configs' foreground_weight) is trained once and shared.
+# Stage II trains both UNets on the clips' gold DSGs, side by side, one thread each. Results: docs/results.md.
+# Usage: bash benchmarks/train_shapes_vdm.sh [AE_STEPS]   (default: what was run on 2 CPU cores)
 # On a GPU add  --set backbone.options.device=cuda  to each `dysen train` and raise the steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dysen=.venv/bin/dysen
-ae_steps=${1:-3000}
-ae_mean_steps=${2:-800}
+ae_steps=${1:-4000}
 stage1=(--config configs/shapes-dysen.yaml --set backbone.options.training.batch_size=4
         --set backbone.options.training.lr=0.001 --set backbone.options.training.warmup_steps=0)
 
 $dysen data shapes --out data/shapes-8f --n 10000 --frames 8 --units 2 --size 48 --textured 0 --workers 2
 $dysen train --stage autoencoder --data data/shapes-8f -o runs/shapes-ae "${stage1[@]}" \
   --set backbone.options.training.steps="$ae_steps"
-$dysen train --stage autoencoder --data data/shapes-8f -o runs/shapes-ae-mean "${stage1[@]}" \
-  --set backbone.options.training.steps="$ae_mean_steps" --set backbone.options.training.lr=0.0005 \
-  --set backbone.options.autoencoder.pretrained=runs/shapes-ae/final/autoencoder \
-  --set backbone.options.autoencoder.sample_posterior=false
 for model in dysen latent-vdm; do
   OMP_NUM_THREADS=1 $dysen train --stage vdm --data data/shapes-8f -o "runs/shapes-$model" --config "configs/shapes-$model.yaml" \
-    --set backbone.options.autoencoder.pretrained=runs/shapes-ae-mean/final/autoencoder > "runs/shapes-$model.log" 2>&1 &
+    --set backbone.options.autoencoder.pretrained=runs/shapes-ae/final/autoencoder > "runs/shapes-$model.log" 2>&1 &
 done
 wait
 .venv/bin/python benchmarks/shapes_vdm.py --data data/shapes-8f \

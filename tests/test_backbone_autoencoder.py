@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from dysen_plugin_backbone_vdm.autoencoder import AutoencoderOptions, FrameAutoencoder
+from dysen_plugin_backbone_vdm.autoencoder import AutoencoderOptions, FrameAutoencoder, foreground
 
 from dysen_core.errors import ConfigError, InputError
 
@@ -43,7 +43,7 @@ def test_decode_chunk_does_not_change_results(tiny):
     video = clip(frames=4)
     with torch.no_grad():
         latents = tiny.encode(video, sample=False)
-        one = FrameAutoencoder(tiny.vae, decode_chunk=1)
+        one = FrameAutoencoder(tiny.vae, tiny.options.model_copy(update={"decode_chunk": 1}))
         assert torch.allclose(one.encode(video, sample=False), latents, atol=1e-5)
         assert torch.allclose(one.decode(latents), tiny.decode(latents), atol=1e-5)
 
@@ -62,7 +62,7 @@ def test_save_and_load_round_trip(tiny, tmp_path):
     names = {p.name for p in folder.iterdir()}
     assert any(n.endswith(".safetensors") for n in names)
     assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)
-    loaded = FrameAutoencoder.from_pretrained(folder, decode_chunk=tiny.decode_chunk)  # same chunks: bit-identical
+    loaded = FrameAutoencoder.from_pretrained(folder, tiny.options)  # same chunks: bit-identical
     video = clip()
     with torch.no_grad():
         latents = tiny.encode(video, sample=False)
@@ -149,3 +149,30 @@ def test_sample_posterior_false_decodes_the_mean():
             first, _ = ae.stage1_loss(video, generator=torch.Generator().manual_seed(0))
             second, _ = ae.stage1_loss(video, generator=torch.Generator().manual_seed(1))
         assert torch.equal(first, second) is same  # the posterior's noise is the only randomness
+
+
+def test_foreground_is_what_differs_from_the_frames_median_colour():
+    frames = torch.full((2, 3, 8, 8), -0.5)
+    frames[0, 2, 1:3, 1:3] = 0.9  # a 2×2 blue square on grey
+    frames[1] = 0.3  # a plain frame of another colour
+    frames[1, 0, 5, 5] = 0.34  # within the tolerance: still background
+    mask = foreground(frames)
+    assert mask.shape == (2, 1, 8, 8)
+    assert mask[0, 0, 1:3, 1:3].all() and mask[0].sum() == 4
+    assert mask[1].sum() == 0
+
+
+def test_foreground_weight_scales_only_the_objects_error():
+    video = torch.full((1, 2, 3, 32, 32), -0.5)
+    video[:, :, :, 4:10, 4:10] = 0.8  # a small square, 3.5 % of the pixels
+    losses = {}
+    for weight in (0.0, 9.0):
+        ae = FrameAutoencoder.from_options(AutoencoderOptions(**TINY, sample_posterior=False, kl_weight=0,
+                                                              foreground_weight=weight))
+        with torch.no_grad():
+            recon = ae.vae.decode(ae.vae.encode(video[0]).latent_dist.mode()).sample
+            losses[weight] = ae.stage1_loss(video)[0].item()
+    error = (recon - video[0]).abs()
+    square = error[:, :, 4:10, 4:10].sum() / error.numel()
+    assert losses[0.0] == pytest.approx(error.mean().item(), rel=1e-5)
+    assert losses[9.0] == pytest.approx(losses[0.0] + 9.0 * square.item(), rel=1e-5)

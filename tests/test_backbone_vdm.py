@@ -178,7 +178,7 @@ def test_cli_rejects_bad_input_with_one_line(tmp_path, shapes, capsys):
     assert "must end in .mp4" in capsys.readouterr().err
     assert run(["train", "--stage", "warmup", "--data", str(shapes), "-o", str(tmp_path / "r"), "--config", str(TINY)]) == 2
     assert "unknown --stage 'warmup'" in capsys.readouterr().err
-    assert run(["train", "--stage", "vdm", "--data", str(shapes), "-o", str(tmp_path / "r")]) == 2  # default: 16x64x64
+    assert run(["train", "--stage", "vdm", "--data", str(shapes), "-o", str(tmp_path / "r"), "--set", "video.frames=6"]) == 2
     assert "--set video.frames=8" in capsys.readouterr().err
     assert run(["generate", "a cat", "-o", str(tmp_path / "c.mp4"), "--checkpoint", str(tmp_path)]) == 2
     assert "is not a backbone checkpoint" in capsys.readouterr().err
@@ -199,3 +199,14 @@ def test_training_reads_a_video_manifest(tmp_path):
         load_examples(tmp_path / "m.jsonl", "val", video)
     with pytest.raises(InputError, match="is not a dataset dysen can train on"):
         load_examples(tmp_path, "train", video)
+
+
+def test_checkpoint_shipped_names_the_plugins_model(tmp_path, monkeypatch):
+    from dysen_plugin_backbone_vdm import shipped_model
+
+    assert shipped_model.resolve_checkpoint(None) is None
+    assert shipped_model.resolve_checkpoint("~/runs/x") == Path.home() / "runs" / "x"
+    assert shipped_model.resolve_checkpoint("shipped") == shipped_model.SHIPPED_MODEL
+    monkeypatch.setattr(shipped_model, "SHIPPED_MODEL", tmp_path / "gone")
+    with pytest.raises(ConfigError, match="the shipped model .*gone is missing; reinstall dysen-plugin-backbone-vdm"):
+        shipped_model.resolve_checkpoint("shipped")

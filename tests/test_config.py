@@ -59,6 +59,9 @@ def test_the_shapes_training_configs_differ_only_in_the_dsg_branch():
     differing = {stage for stage in STAGES if getattr(dysen, stage) != getattr(latent, stage)}
     assert differing == {"graph_encoder"} and latent.graph_encoder is None and dysen.graph_encoder.name == "rgtrm"
     assert dysen.video == latent.video and dysen.seed == latent.seed
+    default = load_config(preset="default")  # the shipped model is shapes-dysen.yaml's: same settings, trained weights
+    assert default.backbone.options.pop("checkpoint") == "shipped" and dysen.backbone.options.pop("checkpoint") is None
+    assert {stage for stage in STAGES if getattr(default, stage) != getattr(dysen, stage)} == set() and default.video == dysen.video
 
 
 def test_file_with_base_and_overrides(tmp_path):

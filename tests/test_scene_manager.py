@@ -33,7 +33,7 @@ def test_steps_one_to_three_within_the_call_budget():
     assert result.manifest["segments"] == segments
     assert result.manifest["llm_requests"] == 1 + segments + 1  # plan, one per segment, polish
     assert len(result.dsg.frames) == len(result.skeleton.frames) == result.plan.horizon
-    assert result.skeleton.frame_to_sg is not None and len(result.skeleton.frame_to_sg) == 16
+    assert result.skeleton.frame_to_sg is not None and len(result.skeleton.frame_to_sg) == load_config(preset="default").video.frames
     assert result.dsg.plan == result.plan
     for note in result.notes:  # every fallback says why
         assert "kept" in note and ":" in note

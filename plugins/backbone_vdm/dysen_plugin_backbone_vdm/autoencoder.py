@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from dysen_core.errors import ConfigError, InputError
 
 NORM_GROUPS = 32  # GroupNorm groups of the SD VAE blocks; every block width must be a multiple of it
+FOREGROUND_TOLERANCE = 0.05  # a pixel further than this (in [-1, 1] units, any channel) from its frame's median colour is foreground
 
 
 if TYPE_CHECKING:
@@ -51,6 +52,11 @@ class AutoencoderOptions(BaseModel):
     )
     decode_chunk: int = Field(default=4, ge=1, description="Frames sent through the VAE at once; bounds peak memory.")
     kl_weight: float = Field(default=1e-6, ge=0, description="Weight of the KL term in the Stage I loss (LDM's 1e-6).")
+    foreground_weight: float = Field(
+        default=0.0, ge=0,
+        description="Stage I weighs each pixel unlike its frame's median colour by 1 + this (not in the paper). On plain "
+        "backgrounds small objects are a few percent of the pixels, and an unweighted L1 loss learns to paint them over.",
+    )
     sample_posterior: bool = Field(
         default=True,
         description="Stage I decodes a sample of each frame's posterior (LDM); false decodes its mean, a plain autoencoder "
@@ -90,11 +96,9 @@ class FrameAutoencoder:
     wrap ``encode``/``decode`` in ``torch.no_grad()`` for sampling.
     """
 
-    def __init__(self, vae: AutoencoderKL, *, decode_chunk: int = 4, kl_weight: float = 1e-6, sample_posterior: bool = True):
+    def __init__(self, vae: AutoencoderKL, options: AutoencoderOptions | None = None):
         self.vae = vae.eval()
-        self.decode_chunk = decode_chunk
-        self.kl_weight = kl_weight
-        self.sample_posterior = sample_posterior
+        self.options = options or AutoencoderOptions()  # decode_chunk and the Stage I loss settings are read here
 
     @classmethod
     def from_options(cls, options: AutoencoderOptions) -> FrameAutoencoder:
@@ -119,13 +123,13 @@ class FrameAutoencoder:
                     norm_num_groups=NORM_GROUPS,
                     scaling_factor=options.scaling_factor,
                 )
-        return cls(vae, decode_chunk=options.decode_chunk, kl_weight=options.kl_weight, sample_posterior=options.sample_posterior)
+        return cls(vae, options)
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, *, decode_chunk: int = 4, kl_weight: float = 1e-6,
-                        sample_posterior: bool = True) -> FrameAutoencoder:
-        """Load a folder written by ``save_pretrained`` (or any local diffusers AutoencoderKL folder)."""
-        return cls(_load_vae(Path(folder)), decode_chunk=decode_chunk, kl_weight=kl_weight, sample_posterior=sample_posterior)
+    def from_pretrained(cls, folder: str | Path, options: AutoencoderOptions | None = None) -> FrameAutoencoder:
+        """Load a folder written by ``save_pretrained`` (or any local diffusers AutoencoderKL folder); ``options``
+        gives the chunking and Stage I loss settings (its architecture fields are not checked: the folder's rule)."""
+        return cls(_load_vae(Path(folder)), options)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write ``config.json`` and ``diffusion_pytorch_model.safetensors`` (never pickle) into ``folder``."""
@@ -151,7 +155,7 @@ class FrameAutoencoder:
         B, F, _, H, W = self._check_video(video)
         frames = video.reshape(B * F, 3, H, W).to(device=self.vae.device, dtype=self.vae.dtype)
         parts = []
-        for chunk in frames.split(self.decode_chunk):
+        for chunk in frames.split(self.options.decode_chunk):
             posterior = self.vae.encode(chunk).latent_dist
             parts.append(posterior.sample(generator) if sample else posterior.mode())
         z = (torch.cat(parts) - self._shift) * self.vae.config.scaling_factor  # (B*F, C, h, w)
@@ -165,22 +169,26 @@ class FrameAutoencoder:
         B, C, F, h, w = latents.shape
         z = latents.permute(0, 2, 1, 3, 4).reshape(B * F, C, h, w)  # (B*F, C, h, w)
         z = z.to(device=self.vae.device, dtype=self.vae.dtype) / self.vae.config.scaling_factor + self._shift
-        frames = torch.cat([self.vae.decode(chunk).sample for chunk in z.split(self.decode_chunk)])  # (B*F, 3, H, W)
+        frames = torch.cat([self.vae.decode(chunk).sample for chunk in z.split(self.options.decode_chunk)])  # (B*F, 3, H, W)
         return frames.reshape(B, F, *frames.shape[1:]).clamp(-1.0, 1.0)  # (B, F, 3, H, W)
 
     def stage1_loss(self, video: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-        """Stage I loss on a clip: L1 reconstruction (mean) + kl_weight · KL (per-frame posterior KL, mean).
+        """Stage I loss on a clip: L1 reconstruction (mean; pixels unlike their frame's median colour weighted
+        by 1 + foreground_weight) + kl_weight · KL (per-frame posterior KL, mean).
 
         All frames go through in one pass (chunking saves no memory while the graph is kept for backward).
         """
         B, F, _, H, W = self._check_video(video)
         frames = video.reshape(B * F, 3, H, W).to(device=self.vae.device, dtype=self.vae.dtype)
         posterior = self.vae.encode(frames).latent_dist
-        latent = posterior.sample(generator) if self.sample_posterior else posterior.mode()
+        latent = posterior.sample(generator) if self.options.sample_posterior else posterior.mode()
         recon = self.vae.decode(latent).sample  # (B*F, 3, H, W), unclamped
-        recon_loss = (recon - frames).abs().mean()
+        error = (recon - frames).abs()
+        if self.options.foreground_weight:
+            error = error * (1.0 + self.options.foreground_weight * foreground(frames))
+        recon_loss = error.mean()
         kl = posterior.kl().mean()  # kl() sums over (C, h, w): one value per frame
-        loss = recon_loss + self.kl_weight * kl
+        loss = recon_loss + self.options.kl_weight * kl
         return loss, {"recon": recon_loss.item(), "kl": kl.item()}
 
     @torch.no_grad()
@@ -211,6 +219,12 @@ class FrameAutoencoder:
                 f"{max(1, W // self.downsample) * self.downsample}"
             )
         return tuple(video.shape)
+
+
+def foreground(frames: torch.Tensor) -> torch.Tensor:
+    """Mask (N, 1, H, W) of the pixels of frames (N, 3, H, W) that differ from their frame's median colour."""
+    background = frames.flatten(2).median(dim=2).values[:, :, None, None]  # (N, 3, 1, 1)
+    return ((frames - background).abs().amax(dim=1, keepdim=True) > FOREGROUND_TOLERANCE).to(frames.dtype)
 
 
 def _check_architecture(options: AutoencoderOptions, config: Any) -> None:

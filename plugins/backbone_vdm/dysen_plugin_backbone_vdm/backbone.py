@@ -30,6 +30,7 @@ from dysen_core.video import to_uint8
 from . import checkpoint as ckpt
 from .autoencoder import AutoencoderOptions, FrameAutoencoder
 from .diffusion import DiffusionOptions, denoising_loss, drop_mask, sample, training_scheduler
+from .shipped_model import resolve_checkpoint
 from .training import TrainResult, TrainSettings, train
 from .unet import UNet3D, UNetConfig, UNetSizes
 
@@ -47,7 +48,11 @@ class LatentVDMOptions(BaseModel):
     autoencoder: AutoencoderOptions = Field(default_factory=AutoencoderOptions, description="The per-frame VAE (Stage I).")
     diffusion: DiffusionOptions = Field(default_factory=DiffusionOptions, description="Noise schedule, sampler, guidance.")
     training: TrainSettings = Field(default_factory=lambda: TrainSettings(steps=1000), description="`dysen train` settings.")
-    checkpoint: str | None = Field(default=None, description="A folder written by `dysen train` / save_pretrained to load.")
+    checkpoint: str | None = Field(
+        default=None,
+        description="A folder written by `dysen train` / save_pretrained to load, or `shipped`: the Dysen-VDM trained "
+        "on dynamic-shapes that comes with this plugin (8 frames of 48x48; the offline default's).",
+    )
     device: str = Field(default="cpu", description="torch device, e.g. 'cpu' or 'cuda'.")
     dtype: Literal["float32", "bfloat16"] = Field(default="float32", description="bfloat16 runs the UNet under autocast on GPU.")
     seed: int = Field(default=0, description="Seed of the initial weights.")
@@ -67,14 +72,12 @@ class LatentVDM:
         self.text_encoder, self.graph_encoder = text_encoder, graph_encoder
         self.video = video or VideoSettings()
         self.device = torch_device(opts.device, "backbone.options.device")
-        folder = Path(opts.checkpoint) if opts.checkpoint is not None else None
+        folder = resolve_checkpoint(opts.checkpoint)
         manifest = ckpt.read_manifest(folder) if folder is not None else None  # hashes checked before any file is read
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(opts.seed)
             self.autoencoder = (
-                FrameAutoencoder.from_pretrained(folder / "autoencoder", decode_chunk=opts.autoencoder.decode_chunk,
-                                                 kl_weight=opts.autoencoder.kl_weight,
-                                                 sample_posterior=opts.autoencoder.sample_posterior)
+                FrameAutoencoder.from_pretrained(folder / "autoencoder", opts.autoencoder)
                 if folder is not None else FrameAutoencoder.from_options(opts.autoencoder)
             )
             cfg = UNetConfig(**opts.unet.model_dump(), text_dim=text_encoder.dim,
