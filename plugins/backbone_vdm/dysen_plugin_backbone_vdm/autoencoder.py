@@ -128,7 +128,7 @@ class FrameAutoencoder:
     @classmethod
     def from_pretrained(cls, folder: str | Path, options: AutoencoderOptions | None = None) -> FrameAutoencoder:
         """Load a folder written by ``save_pretrained`` (or any local diffusers AutoencoderKL folder); ``options``
-        gives the chunking and Stage I loss settings (its architecture fields are not checked: the folder's rule)."""
+        gives the chunking and Stage I loss settings (its architecture fields are ignored: the folder's config.json rules)."""
         return cls(_load_vae(Path(folder)), options)
 
     def save_pretrained(self, folder: str | Path) -> Path:
