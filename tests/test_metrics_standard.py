@@ -268,6 +268,15 @@ def test_shapes_fvd_separates_real_clips_from_shuffled_frames(registry):
     assert mixed > 2 * same
 
 
+def test_shapes_fvd_stretches_short_clips_by_repeating_frames(registry):
+    clips = [generate_clip(ShapesConfig(frames=8, units=2, size=48), 5, i)[1] for i in range(3)]
+    short, doubled = registry.create("metric", "shapes-fvd"), registry.create("metric", "shapes-fvd")
+    for clip, other in zip(clips, clips[1:] + clips[:1]):
+        short.update(clip, other)
+        doubled.update(np.repeat(clip, 2, axis=0), np.repeat(other, 2, axis=0))
+    assert short.compute()["shapes_fvd"] == pytest.approx(doubled.compute()["shapes_fvd"], rel=1e-6)
+
+
 def test_standard_metrics_are_registered(registry):
     assert {"fvd", "kvd", "fid", "inception-score", "clipsim", "shapes-fvd"} <= set(registry.names("metric"))
     with pytest.raises(ConfigError, match="metric.options.colour"):

@@ -283,6 +283,10 @@ class ShapesFVD(_FeatureMetric):
         return make_runner(network, lambda x: video_input(x, network.size), lambda out: out.pool, device)
 
     def _items(self, video: np.ndarray) -> list[np.ndarray]:
+        """The first clip of the network's length; a shorter video is stretched to it by repeating frames (8 frames:
+        each twice), so 8-frame clips, the shipped model's, are scored too (comparable only at equal lengths)."""
+        if 0 < len(video) < self._frames:
+            video = video[np.arange(self._frames) * len(video) // self._frames]
         return _first_frames(video, self._frames, self.name, fix=f"its feature network reads {self._frames}-frame clips")
 
 
