@@ -39,7 +39,7 @@ from dysen_core.metrics.dynamics import Dynamics
 from dysen_core.metrics.standard import ShapesFVD
 from dysen_core.scene_manager import PlanResult, SceneManager
 from dysen_core.shapes import iter_clips, load_frames
-from dysen_core.video import to_uint8
+from dysen_core.video import from_uint8, to_uint8
 from dysen_core.video_model import build_backbone
 
 ROOT = Path(__file__).parent
@@ -138,7 +138,7 @@ def round_trip(backbone, gold: list[np.ndarray]) -> list[np.ndarray]:
     """The gold clips through the autoencoder (posterior mode): what the latent space can express."""
     out = []
     for video in gold:
-        x = torch.from_numpy(video).permute(0, 3, 1, 2).float().unsqueeze(0) / 127.5 - 1.0
+        x = from_uint8(video).unsqueeze(0)
         out.append(to_uint8(backbone.autoencoder.decode(backbone.autoencoder.encode(x, sample=False))[0]))
     return out
 

@@ -76,6 +76,13 @@ def read_video(path: str | Path) -> np.ndarray:
     return np.stack(frames)
 
 
+def from_uint8(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 frames (..., H, W, 3) (numpy or torch) → float (..., 3, H, W) in [-1, 1]; the inverse of ``to_uint8``."""
+    import torch
+
+    return torch.as_tensor(frames).movedim(-1, -3).float() / 127.5 - 1.0
+
+
 def to_uint8(video: np.ndarray | torch.Tensor) -> np.ndarray:
     """A (F, 3, H, W) float video in [-1, 1] (numpy or torch) → (F, H, W, 3) uint8; out-of-range values are clamped."""
     if not isinstance(video, np.ndarray):

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from dysen_core.cli import run
+from dysen_core.evaluation import read_frames
 from dysen_core.scene_manager import PlanResult
 from dysen_core.shapes.parser import ParserOptions, parse_video
 
@@ -26,7 +25,7 @@ def test_the_default_generates_the_readme_example_with_the_planned_agents_in_ord
     assert not manifest["warnings"]
     plan = PlanResult.model_validate(manifest["plan"]).plan
     assert [(e.agent, e.predicate) for e in plan.events] == [("red circle", "moves right"), ("blue square", "jumps")]
-    frames = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in sorted((tmp_path / "out_frames").glob("*.png"))])
+    frames = read_frames(tmp_path / "out_frames")
     assert frames.shape == (8, 48, 48, 3)
     parsed = parse_video(frames, ParserOptions(units=2))
     colours = [{value for _, value in graph.attributes} & {"red", "blue"} for graph in parsed.dsg.frames]

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from dysen_core.errors import InputError
-from dysen_core.video import read_video, to_uint8, write_frames_png, write_video
+from dysen_core.video import from_uint8, read_video, to_uint8, write_frames_png, write_video
 
 
 def gradient_clip(frames: int = 16, size: int = 64) -> np.ndarray:
@@ -113,3 +113,10 @@ def test_to_uint8_clamps_and_rounds():
     assert np.array_equal(to_uint8(video.numpy()), out)
     with pytest.raises(InputError, match=r"video has shape \(3, 4, 4\)"):
         to_uint8(np.zeros((3, 4, 4), np.float32))
+
+
+def test_from_uint8_is_the_inverse_of_to_uint8():
+    frames = np.random.default_rng(0).integers(0, 256, (3, 5, 7, 3), dtype=np.uint8)
+    unit = from_uint8(frames)
+    assert unit.shape == (3, 3, 5, 7) and unit.min() >= -1 and unit.max() <= 1
+    assert np.array_equal(to_uint8(unit), frames)

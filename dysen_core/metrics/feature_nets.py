@@ -34,6 +34,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import ConfigError
+from ..video import from_uint8
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -41,7 +42,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 def to_unit_range(frames: torch.Tensor, size: int, mode: str = "bilinear") -> torch.Tensor:
     """uint8 ``(N, H, W, 3)`` → float ``(N, 3, size, size)`` in [−1, 1], resized with antialiasing."""
-    x = frames.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    x = from_uint8(frames)
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode=mode, align_corners=False, antialias=True)
     return x

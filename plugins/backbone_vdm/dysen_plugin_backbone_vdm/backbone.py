@@ -25,7 +25,7 @@ from dysen_core.errors import ConfigError, InputError
 from dysen_core.graph_features import GraphFeatures
 from dysen_core.protocols import GraphEncoder, TextEncoder
 from dysen_core.training_data import TRAINING_STAGES
-from dysen_core.video import to_uint8
+from dysen_core.video import from_uint8, to_uint8
 
 from . import checkpoint as ckpt
 from .autoencoder import AutoencoderOptions, FrameAutoencoder
@@ -284,8 +284,8 @@ class _DenoiserStage(nn.Module):
 
 def _collate(examples: list[dict[str, Any]]) -> dict[str, Any]:
     """Videos as float (B, F, 3, H, W) in [-1, 1], captions and DSGs as lists."""
-    videos = torch.stack([torch.as_tensor(np.asarray(e["video"])).permute(0, 3, 1, 2) for e in examples])
-    return {"video": videos.float() / 127.5 - 1.0, "captions": [e["caption"] for e in examples], "dsgs": [e.get("dsg") for e in examples]}
+    videos = torch.stack([from_uint8(np.asarray(e["video"])) for e in examples])
+    return {"video": videos, "captions": [e["caption"] for e in examples], "dsgs": [e.get("dsg") for e in examples]}
 
 
 def _versions() -> dict[str, str]:
