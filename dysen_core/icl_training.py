@@ -211,15 +211,13 @@ def _fingerprint(queries: Sequence[str], candidates: Sequence[str], k: int) -> d
 def save_checkpoint(path: Path, selector: PolicySelector, optimizer, generator, settings: TrainSettings,
                     state: TrainState, provenance: dict[str, Any]) -> None:
     """Head, Adam state and RNG in one safetensors file (atomic), the rest as JSON in its metadata."""
-    from safetensors.torch import save
-
-    from .io import write_bytes_atomic
+    from .io import write_safetensors_atomic
 
     adam, groups = optimizer_tensors(optimizer)
     tensors = {**head_tensors(selector.head), "rng": generator.get_state(), **adam}
     metadata = {**head_metadata(selector, provenance), "settings": settings.model_dump_json(),
                 "state": state.model_dump_json(), "adam_groups": groups}
-    write_bytes_atomic(path, save(tensors, metadata=metadata))
+    write_safetensors_atomic(path, tensors, metadata)
 
 
 def load_checkpoint(path: Path, selector: PolicySelector, settings: TrainSettings,

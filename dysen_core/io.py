@@ -61,6 +61,13 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def write_safetensors_atomic(path: str | Path, tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> Path:
+    """Write torch ``tensors`` as a safetensors file atomically, so an interrupted save never leaves half a checkpoint."""
+    from safetensors.torch import save
+
+    return write_bytes_atomic(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata))
+
+
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     """Write ``data`` (a pydantic model or plain JSON value) as indented JSON, atomically."""
     if isinstance(data, BaseModel):

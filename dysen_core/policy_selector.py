@@ -155,11 +155,9 @@ def head_tensors(head: torch.nn.Linear) -> dict[str, torch.Tensor]:
 
 def save_head(path: str | Path, selector: PolicySelector, provenance: dict[str, Any]) -> Path:
     """Write the selector's head to ``path`` (safetensors, atomically) with its metadata."""
-    from safetensors.torch import save
+    from .io import write_safetensors_atomic
 
-    from .io import write_bytes_atomic
-
-    return write_bytes_atomic(path, save(head_tensors(selector.head), metadata=head_metadata(selector, provenance)))
+    return write_safetensors_atomic(path, head_tensors(selector.head), head_metadata(selector, provenance))
 
 
 def load_head(path: str | Path, selector: PolicySelector) -> torch.nn.Linear:

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 from ..errors import ConfigError
+from ..io import write_safetensors_atomic
 from ..shapes.dataset import iter_clips, load_frames
 from ..shapes.generate import ClipRecord
 from ..shapes.vocabulary import COLOURS, SHAPES, Action, action_of
@@ -150,8 +150,5 @@ def train_shapes_features(root: str | Path, steps: int, seed: int, out_path: str
     record = {"steps": steps, "seed": seed, "batch_size": batch_size, "lr": lr, "train_clips": len(train),
               "seconds": round(time.perf_counter() - start, 1), "final_loss": round(float(np.mean(losses[-20:])), 4),
               "held_out": evaluate(net, root, held_out)}
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.contiguous() for k, v in net.state_dict().items()}
-    save_file(state, str(out_path), metadata={"config": json.dumps(net.config), "training": json.dumps(record)})
+    write_safetensors_atomic(out_path, net.state_dict(), {"config": json.dumps(net.config), "training": json.dumps(record)})
     return record

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..checkpoints import optimizer_state, optimizer_tensors
 from ..devices import torch_device
 from ..errors import ConfigError, InputError
-from ..io import write_bytes_atomic, write_json_atomic
+from ..io import write_json_atomic, write_safetensors_atomic
 from ..model_files import fingerprint, resolve_gguf
 from ..prompts import TemplateSet
 from .adapter_file import write_adapter_gguf
@@ -183,12 +183,10 @@ class TuningRun:
                 progress(self.step, loss.item())
 
     def save_checkpoint(self) -> Path:
-        from safetensors.torch import save
-
         optim, groups = optimizer_tensors(self.optimizer)
         metadata = {"config": self.config.model_dump_json(), "step": str(self.step), "history": json.dumps(self.history),
                     "data": json.dumps(self.data_fingerprint()), "optimizer_groups": groups}
-        return write_bytes_atomic(self.out / CHECKPOINT, save({**adapter_tensors(self.adapters), **optim}, metadata=metadata))
+        return write_safetensors_atomic(self.out / CHECKPOINT, {**adapter_tensors(self.adapters), **optim}, metadata)
 
     def resume(self) -> None:
         """Continue from ``out/checkpoint.safetensors``; its settings (but ``steps``) and data must match."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dysen_core.errors import InputError
-from dysen_core.io import write_json_atomic
+from dysen_core.io import write_json_atomic, write_safetensors_atomic
 
 MANIFEST = "backbone.json"
 FORMAT = "dysen-backbone/1"
@@ -94,6 +94,5 @@ def load_state(module, file: Path) -> None:
 
 
 def save_state(module, file: Path) -> None:
-    from safetensors.torch import save_file
-
-    save_file({k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}, str(file))
+    """Write ``module``'s state dict to ``file`` as safetensors, atomically."""
+    write_safetensors_atomic(file, module.state_dict())

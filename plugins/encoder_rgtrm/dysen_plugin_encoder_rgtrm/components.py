@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dysen_core.datamodel import DynamicSceneGraph
 from dysen_core.errors import ConfigError, InputError
+from dysen_core.io import write_safetensors_atomic
 from dysen_core.protocols import TextEncoder
 
 if TYPE_CHECKING:
@@ -113,10 +114,8 @@ class TorchGraphEncoder:
 
     def save(self, path: str) -> None:
         """Write the weights as safetensors, with this component's name and options in the metadata."""
-        from safetensors.torch import save_file
-
-        state = {k: v.contiguous() for k, v in self.module.state_dict().items()}
-        save_file(state, path, metadata={"component": self.name, "options": self.options.model_dump_json()})
+        write_safetensors_atomic(path, self.module.state_dict(),
+                                 {"component": self.name, "options": self.options.model_dump_json()})
 
 
 def _load_weights(module: Any, path: str) -> None:
