@@ -205,7 +205,7 @@ def _train_render_score(config: RunConfig, settings: AblationSettings, prompts: 
     videos.mkdir(parents=True, exist_ok=True)
     targets = [videos / f"{clip}.mp4" for clip, _ in prompts]
     tried, failed = render(config, [caption for _, caption in prompts], targets, resume=True, seed=settings.seed,
-                           batch_size=settings.batch_size)
+                           batch_size=settings.batch_size, frames=True)  # scored from the lossless PNGs
     notes = _plan_notes(targets)
     if failed:
         notes.append(f"{failed} of {tried} videos failed to render; see their .json manifests")

@@ -1,8 +1,9 @@
 """Scores a folder of generated videos against references with registered metrics (`dysen eval`, issue 6 part 5).
 
 Inputs. ``generated`` and ``reference`` are folders of ``.mp4`` files or, when a folder has no ``.mp4``, of
-sub-folders of ``*.png`` frames (read in name order, as ``video.write_frames_png`` writes them); the frame
-folders ``dysen generate --frames`` writes beside its mp4s are thus ignored. ``reference`` may instead be a
+sub-folders of ``*.png`` frames (read in name order, as ``video.write_frames_png`` writes them). Where an
+mp4 has the lossless ``<name>_frames`` folder that ``dysen generate --frames`` writes beside it, the frames are
+read instead: mp4's 4:2:0 colour subsampling blurs small objects, which the parser reads. ``reference`` may instead be a
 dynamic-shapes dataset root: its ``split`` clips are the references, and their gold records feed ``dynamics``.
 
 Pairing. A video's name is its file stem (or folder name; a dataset clip's id). When every generated name is
@@ -79,16 +80,23 @@ def parse_metric_options(items: list[str], metrics: list[str]) -> dict[str, dict
 
 
 def list_videos(folder: Path, what: str) -> list[Item]:
-    """The ``.mp4`` files of ``folder`` or, if it has none, its sub-folders holding ``*.png`` frames, sorted by name."""
+    """The ``.mp4`` files of ``folder`` (each as its ``<stem>_frames`` PNGs where there are some) or, if it has
+    none, its sub-folders holding ``*.png`` frames, sorted by name."""
     if not folder.is_dir():
         raise InputError(f"{what} folder '{folder}' not found")
     mp4s = sorted(p for p in folder.glob("*.mp4") if p.is_file())
     if mp4s:
-        return [Item(p.stem, p) for p in mp4s]
+        return [Item(p.stem, _lossless(p)) for p in mp4s]
     frames = sorted(p for p in folder.iterdir() if p.is_dir() and any(p.glob("*.png")))
     if not frames:
         raise InputError(f"{what} folder '{folder}' has no .mp4 files and no sub-folders of .png frames")
     return [Item(p.name, p) for p in frames]
+
+
+def _lossless(mp4: Path) -> Path:
+    """The PNG frames written beside ``mp4`` (``<stem>_frames``) if there are any, else the mp4 itself."""
+    frames = mp4.with_name(f"{mp4.stem}_frames")
+    return frames if frames.is_dir() and any(frames.glob("*.png")) else mp4
 
 
 def read_frames(folder: Path) -> np.ndarray:

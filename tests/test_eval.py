@@ -56,6 +56,16 @@ def test_dynamics_of_gold_png_frames_is_exact_and_rerun_is_identical(dataset, tm
     assert "scored" in capsys.readouterr().out
 
 
+def test_an_mp4_is_scored_from_the_lossless_frames_written_beside_it(dataset, tmp_path):
+    gen = tmp_path / "gen"
+    for record in iter_clips(dataset, "train"):
+        write_video(gen / f"{record.id}.mp4", np.zeros((8, 48, 48, 3), np.uint8))  # blank: no event to read
+        write_frames_png(gen / f"{record.id}_frames", load_frames(dataset, record))
+    assert _eval(tmp_path, gen, dataset, "dynamics") == 0
+    scores = json.loads((tmp_path / "out" / "eval.json").read_text())["metrics"]["dynamics"]["scores"]
+    assert scores["trirec"] == 1.0 and scores["event_recall"] == 1.0
+
+
 def test_rerun_reuses_finished_metrics_without_reading_videos(dataset, tmp_path):
     _gold_copies(dataset, tmp_path / "gen", "png")
     out, totals = tmp_path / "eval.json", []
