@@ -4,6 +4,7 @@ Usage:
     .venv/bin/python benchmarks/shapes_vdm.py --data data/shapes-8f \
         --model dysen=runs/shapes-dysen/final --model latent-vdm=runs/shapes-latent-vdm/final \
         [--split test] [--limit 60] [--seeds 0 1 2] [--plans runs/shapes-plans.jsonl] [--out benchmarks/results/shapes_vdm.json]
+        [--set backbone.options.diffusion.guidance_scale=6]
 
 Each model renders the first caption of the first ``--limit`` clips under every condition it can take:
 
@@ -26,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -57,6 +60,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--plans", type=Path, default=Path("runs/shapes-plans.jsonl"), help="Planned DSGs, made if missing.")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "shapes_vdm.json")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="Override a run-config key of every model, e.g. backbone.options.diffusion.guidance_scale=6.")
     parser.add_argument("--autoencoder-only", action="store_true",
                         help="Score only the autoencoder round trip (any `dysen train` folder, Stage I's included).")
     args = parser.parse_args()
@@ -79,7 +84,7 @@ def main() -> None:
         prompts, load_config(Path(next(iter(models.values()))) / "run_config.json"), args.plans)
     rows = []
     for name, folder in models.items():
-        config = load_config(Path(folder) / "run_config.json", overrides=[f"backbone.options.checkpoint={folder}"])
+        config = load_config(Path(folder) / "run_config.json", overrides=[*args.set, f"backbone.options.checkpoint={folder}"])
         backbone = build_backbone(config)
         conditions = {"text": [None] * len(records)}
         if backbone.graph_encoder is not None:
@@ -98,8 +103,7 @@ def main() -> None:
             rows.append(row)
             print_row(row)
     result = {
-        "command": "benchmarks/shapes_vdm.py " + " ".join(f"--model {m}" for m in args.model)
-                   + (" --autoencoder-only" if args.autoencoder_only else ""),
+        "command": shlex.join(["benchmarks/shapes_vdm.py", *sys.argv[1:]]),
         "data": str(args.data), "split": args.split, "clips": len(records), "seeds": args.seeds,
         "subset_sizes": {k: sum(v) for k, v in members.items()}, "threads": torch.get_num_threads(),
         "planning_failures": sum(p.dsg is None for p in plans), "rows": rows,
