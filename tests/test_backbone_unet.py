@@ -97,6 +97,23 @@ def test_dsg_branch_starts_silent_so_it_can_be_added_to_a_trained_baseline():
             assert (p == 0).all()
 
 
+def test_temporal_attention_can_sit_at_levels_without_spatial_attention_and_stays_causal():
+    model = randomize_zero_init(tiny(attention=[False, True], temporal_attention=[True, True]))
+    top = model.down[0]  # level 0: 8x8 latents
+    assert top.spatial is None and top.temporal is not None
+    z, t, text = inputs(model, 8)
+    graph = model.graph_context(features(), 8)
+    changed = z.clone()
+    changed[:, :, 5] += 2.0  # only frame 5's latents change
+    a, b = model(z, t, text, graph), model(changed, t, text, graph)
+    assert torch.equal(a[:, :, :5], b[:, :, :5]) and not torch.allclose(a[:, :, 5:], b[:, :, 5:])
+
+
+def test_temporal_attention_defaults_to_the_attention_levels():
+    model = tiny(attention=[False, True])
+    assert [b.temporal is not None for b in model.down if hasattr(b, "temporal")] == [False, True]
+
+
 def test_each_frame_reads_its_own_scene_graph():
     model = randomize_zero_init(tiny())
     feats = features(b=1, m=2)
@@ -155,3 +172,5 @@ def test_config_errors_name_the_problem():
         UNetConfig(channels=[30], heads=4, groups=2)
     with pytest.raises(ValueError, match="attention has 1 entries"):
         UNetConfig(channels=[32, 64], attention=[True], groups=8)
+    with pytest.raises(ValueError, match="temporal_attention has 3 entries"):
+        UNetConfig(channels=[32, 64], temporal_attention=[True, True, False], groups=8)

@@ -2,8 +2,9 @@
 
 A latent video ``z`` (B, C, F, H, W) and a diffusion step go in; the predicted noise of the same shape comes
 out. Each level stacks ResBlocks (shared spatial convolution + eq. 11's per-frame affine) and, at attention
-levels, a spatial transformer (self-attention, DSG cross-attention, text cross-attention: eq. 6) followed by
-causal temporal attention (eq. 12). ``graph_dim: null`` builds the paper's Latent-VDM baseline ("w/o Dysen").
+levels, a spatial transformer (self-attention, DSG cross-attention, text cross-attention: eq. 6), each followed
+by causal temporal attention (eq. 12) at the levels ``temporal_attention`` names (by default the attention
+levels; App. A.1 has it after the convolution at every level). ``graph_dim: null`` builds the paper's Latent-VDM baseline ("w/o Dysen").
 
 Conditioning arrives as ``CrossContext`` objects built once per sample (``text_context``, ``graph_context``)
 and reused at every denoising step. Learned null tokens stand in for a dropped text or DSG, for classifier-free
@@ -37,6 +38,10 @@ class UNetSizes(BaseModel):
     attention: list[bool] | None = Field(
         default=None, description="Which levels have spatial+temporal attention (default: all but the deepest)."
     )
+    temporal_attention: list[bool] | None = Field(
+        default=None, description="Which levels have causal temporal attention (eq. 12) (default: the attention levels; "
+        "App. A.1: every level). Cheap: sequences of F frames per pixel.",
+    )
     layers_per_level: int = Field(default=2, ge=1, le=8, description="ResBlocks per level on the way down.")
     heads: int = Field(default=8, ge=1, description="Attention heads (every width must be a multiple).")
     max_frames: int = Field(default=16, ge=1, le=1024, description="Most frames; eq. 11 learns one affine per frame.")
@@ -46,8 +51,9 @@ class UNetSizes(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> UNetSizes:
-        if self.attention is not None and len(self.attention) != len(self.channels):
-            raise ValueError(f"attention has {len(self.attention)} entries but channels has {len(self.channels)} levels")
+        for name in ("attention", "temporal_attention"):
+            if (levels := getattr(self, name)) is not None and len(levels) != len(self.channels):
+                raise ValueError(f"{name} has {len(levels)} entries but channels has {len(self.channels)} levels")
         for width in self.channels:
             if width % self.heads or width % self.groups:
                 raise ValueError(f"every width must be a multiple of heads ({self.heads}) and groups ({self.groups}), got {width}")
@@ -56,6 +62,10 @@ class UNetSizes(BaseModel):
     @property
     def levels_with_attention(self) -> list[bool]:
         return self.attention if self.attention is not None else [i < len(self.channels) - 1 for i in range(len(self.channels))]
+
+    @property
+    def levels_with_temporal_attention(self) -> list[bool]:
+        return self.temporal_attention if self.temporal_attention is not None else self.levels_with_attention
 
     @property
     def downsample(self) -> int:
@@ -73,19 +83,20 @@ class UNetConfig(UNetSizes):
 
 
 class UNetBlock(nn.Module):
-    """One ResBlock, then (at attention levels) the spatial transformer and the causal temporal attention."""
+    """One ResBlock, then the spatial transformer (``attend``) and the causal temporal attention (``temporal``)."""
 
-    def __init__(self, cin: int, cout: int, temb_dim: int, attend: bool, cfg: UNetConfig):
+    def __init__(self, cin: int, cout: int, temb_dim: int, attend: bool, temporal: bool, cfg: UNetConfig):
         super().__init__()
         self.res = ResBlock(cin, cout, temb_dim, cfg.max_frames, cfg.groups, cfg.dropout)
         self.spatial = SpatialTransformer(cout, cfg.heads, cfg.text_dim, cfg.graph_dim, cfg.groups) if attend else None
-        self.temporal = TemporalAttention(cout, cfg.heads, cfg.max_frames, cfg.groups) if attend else None
+        self.temporal = TemporalAttention(cout, cfg.heads, cfg.max_frames, cfg.groups) if temporal else None
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor, text: CrossContext, graph: CrossContext | None,
                 frames: int) -> torch.Tensor:
         x = self.res(x, temb, frames)
         if self.spatial is not None:
             x = self.spatial(x, text, graph)
+        if self.temporal is not None:
             x = self.temporal(x, frames)
         return x
 
@@ -103,22 +114,22 @@ class UNet3D(nn.Module):
         self.null_graph = nn.Parameter(torch.randn(cfg.graph_dim) * 0.02) if cfg.graph_dim else None
         self.conv_in = nn.Conv2d(cfg.in_channels, ch0, 3, padding=1)
 
-        attend = cfg.levels_with_attention
+        attend, temporal = cfg.levels_with_attention, cfg.levels_with_temporal_attention
         self.down = nn.ModuleList()
         skips, cin = [ch0], ch0
         for level, width in enumerate(cfg.channels):
             for _ in range(cfg.layers_per_level):
-                self.down.append(UNetBlock(cin, width, temb_dim, attend[level], cfg))
+                self.down.append(UNetBlock(cin, width, temb_dim, attend[level], temporal[level], cfg))
                 skips.append(cin := width)
             if level < len(cfg.channels) - 1:
                 self.down.append(Downsample(width))
                 skips.append(width)
-        self.mid = nn.ModuleList([UNetBlock(cin, cin, temb_dim, True, cfg), UNetBlock(cin, cin, temb_dim, False, cfg)])
+        self.mid = nn.ModuleList([UNetBlock(cin, cin, temb_dim, True, True, cfg), UNetBlock(cin, cin, temb_dim, False, False, cfg)])
         self.up = nn.ModuleList()
         for level in reversed(range(len(cfg.channels))):
             width = cfg.channels[level]
             for _ in range(cfg.layers_per_level + 1):
-                self.up.append(UNetBlock(cin + skips.pop(), width, temb_dim, attend[level], cfg))
+                self.up.append(UNetBlock(cin + skips.pop(), width, temb_dim, attend[level], temporal[level], cfg))
                 cin = width
             if level > 0:
                 self.up.append(Upsample(width))
