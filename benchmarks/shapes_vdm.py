@@ -3,14 +3,15 @@
 Usage:
     .venv/bin/python benchmarks/shapes_vdm.py --data data/shapes-8f \
         --model dysen=runs/shapes-dysen/final --model latent-vdm=runs/shapes-latent-vdm/final \
-        [--split test] [--limit 60] [--seeds 0 1 2] [--plans runs/shapes-plans.jsonl] [--out benchmarks/results/shapes_vdm.json]
+        [--split test] [--limit 60] [--seeds 0 1 2] [--plans runs/shapes-plans-<config>.jsonl] [--out benchmarks/results/shapes_vdm.json]
         [--set backbone.options.diffusion.guidance_scale=6]
 
 Each model renders the first caption of the first ``--limit`` clips under every condition it can take:
 
 - ``oracle``: the clip's gold DSG (models with a DSG branch);
 - ``planned``: the DSG the scene manager (Steps I-III, the model's own run config: the embedded LLM) plans from
-  the caption; plans are kept in ``--plans`` so every model and seed reads the same ones;
+  the caption, after ``--set``; plans are kept in ``--plans`` (by default a file named after a hash of the
+  settings that plan) so every model and seed reads the same ones, and a changed setting plans afresh;
 - ``text``: no DSG (the null DSG token; a text-only model's only condition).
 
 Videos are scored in memory, never through mp4 (whose colour subsampling would blur what the exact parser
@@ -26,6 +27,8 @@ the sampling seeds; a table is printed and JSON written.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import re
 import shlex
 import statistics
@@ -58,7 +61,7 @@ def main() -> None:
     parser.add_argument("--reordered", type=int, default=20, help="Extra clips rendered from a caption told out of time order.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--batch-size", type=int, default=20)
-    parser.add_argument("--plans", type=Path, default=Path("runs/shapes-plans.jsonl"), help="Planned DSGs, made if missing.")
+    parser.add_argument("--plans", type=Path, help="Planned DSGs, made if missing (default: runs/shapes-plans-<config hash>.jsonl).")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "shapes_vdm.json")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="Override a run-config key of every model, e.g. backbone.options.diffusion.guidance_scale=6.")
@@ -80,8 +83,8 @@ def main() -> None:
         "reordered": [not f for f in first],
     }
     models = dict(spec.split("=", 1) for spec in args.model)
-    plans = [] if args.autoencoder_only else planned_dsgs(
-        prompts, load_config(Path(next(iter(models.values()))) / "run_config.json"), args.plans)
+    planning = load_config(Path(next(iter(models.values()))) / "run_config.json", overrides=args.set)
+    plans = [] if args.autoencoder_only else planned_dsgs(prompts, planning, args.plans or plans_path(planning))
     rows = []
     for name, folder in models.items():
         config = load_config(Path(folder) / "run_config.json", overrides=[*args.set, f"backbone.options.checkpoint={folder}"])
@@ -127,6 +130,13 @@ def planned_dsgs(prompts: list[str], config: RunConfig, path: Path) -> list[Plan
                 known[result.prompt] = result
         write_text_atomic(path, "".join(r.model_dump_json() + "\n" for r in known.values()))
     return [known[p] for p in prompts]
+
+
+def plans_path(config: RunConfig) -> Path:
+    """The default plans file for ``config``: named after a hash of the settings Steps I-III read."""
+    steps = config.model_dump(mode="json", include={"llm", "demo_selector", "planner", "dsg_builder", "imaginer", "temporal_check"})
+    digest = hashlib.sha256(json.dumps(steps, sort_keys=True).encode()).hexdigest()[:12]
+    return Path("runs") / f"shapes-plans-{digest}.jsonl"
 
 
 def render(backbone, prompts: list[str], dsgs: list, seed: int, batch_size: int) -> list[np.ndarray]:

@@ -21,6 +21,7 @@ from .datamodel import SCHEMA_VERSION
 from .errors import ConfigError, UnknownComponentError
 from .io import validation_lines
 from .llm_client import LLMClientOptions
+from .redact import redact
 from .registry import Registry
 from .temporal_check import TemporalCheck
 
@@ -100,6 +101,11 @@ class RunConfig(BaseModel):
             if path[:n] in self._origins:
                 return self._origins[path[:n]]
         return "the defaults"
+
+    def option_origin(self, stage: str, error: str) -> str:
+        """The file that set the option of ``stage`` an error message names (else the one that set its options)."""
+        named = [path for path in self._origins if path[:2] == (stage, "options") and len(path) > 2 and ".".join(path) in error]
+        return self._origins[max(named, key=len)] if named else self.origin(stage, "options")
 
 
 def preset_names() -> list[str]:
@@ -203,7 +209,7 @@ def resolve(config: RunConfig, registry: Registry, *, strict: bool = False) -> t
         try:
             options = registry.options(stage, ref.name, ref.options).model_dump(mode="json")
         except ConfigError as exc:
-            raise ConfigError(f"{exc}\n  (options set in {config.origin(stage, 'options')})") from None
+            raise ConfigError(redact(f"{exc}\n  (options set in {config.option_origin(stage, str(exc))})")) from None
         updates[stage] = ComponentRef(name=ref.name, options=options)
     resolved = config.model_copy(update=updates)
     resolved._origins = config._origins

@@ -3,18 +3,28 @@
 Semantics (DESIGN.md decision 1): an event is active on ``[start, end)``; the DSG has M = max(end) scene
 graphs; a transitive event is the relation ``(agent, predicate, target)`` while it is active, an
 intransitive one the attribute ``(agent, predicate)``. An entity appears as an object node from its
-first event on and stays in later scene graphs, unless it is the agent of a removing event
+first event on (Figure 3) and stays in later scene graphs, unless it is the agent of a removing event
 (its predicate's first word is a form of ``disappear``, ``vanish``, ``leave`` or ``exit``), after which
-it is gone.
+it is gone. With ``introduce: start`` (not in the paper) every entity is in the scene from the first time unit
+instead, unless it is the agent of an introducing event (``appear``, ``enter``, ``arrive``, ``emerge``), which
+brings it in: the convention of dynamic-shapes' gold DSGs, where every shape is on screen until told otherwise.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from .datamodel import ActionPlan, DynamicSceneGraph, SceneGraph
+from .datamodel import ActionPlan, DynamicSceneGraph, Event, SceneGraph
 
 REMOVING_VERBS = ("disappear", "vanish", "leave", "exit")
+INTRODUCING_VERBS = ("appear", "enter", "arrive", "emerge")
+
+
+def _verb_in(event: Event, verbs: list[str]) -> bool:
+    """Whether the first word of ``event``'s predicate is a form of one of ``verbs`` (base forms)."""
+    return event.predicate.lower().split()[0].startswith(tuple(verb.lower().removesuffix("e") for verb in verbs))
 
 
 class SkeletonBuilder:
@@ -32,20 +42,34 @@ class SkeletonBuilder:
             default=list(REMOVING_VERBS),
             description="Verbs (base form) whose events remove their agent from the scene once they end.",
         )
+        introduce: Literal["first_event", "start"] = Field(
+            default="first_event",
+            description="When an entity enters the scene: at its first event (the paper's Figure 3), or at the "
+            "first time unit unless an introducing event brings it in later.",
+        )
+        introducing_verbs: list[str] = Field(
+            default=list(INTRODUCING_VERBS),
+            description="With introduce: start, verbs (base form) whose events bring their agent into the scene.",
+        )
 
     def __init__(self, options: Options | None = None):
         self.options = options or self.Options()
 
     def build(self, plan: ActionPlan) -> DynamicSceneGraph:
-        stems = tuple(verb.lower().removesuffix("e") for verb in self.options.removing_verbs)
         introduced: dict[str, int] = {}  # entity -> first time unit it is in the scene
         removed: dict[str, int] = {}  # entity -> first time unit it is gone
         for event in plan.events:
             for entity in (event.agent, event.target):
                 if entity is not None:
                     introduced[entity] = min(introduced.get(entity, event.start), event.start)
-            if event.predicate.lower().split()[0].startswith(stems):
+            if _verb_in(event, self.options.removing_verbs):
                 removed[event.agent] = max(removed.get(event.agent, event.end), event.end)
+        if self.options.introduce == "start":
+            brought_in: dict[str, int] = {}  # entity -> start of its first introducing event
+            for event in plan.events:
+                if _verb_in(event, self.options.introducing_verbs):
+                    brought_in[event.agent] = min(brought_in.get(event.agent, event.start), event.start)
+            introduced = {name: brought_in.get(name, 0) for name in introduced}
 
         frames = []
         for m in range(plan.horizon):

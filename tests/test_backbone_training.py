@@ -192,6 +192,11 @@ def test_learning_rate_warms_up_then_stays():
     assert [learning_rate(warm, s) for s in range(1, 7)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
 
 
+def test_learning_rate_decays_over_the_last_steps():
+    wsd = TrainSettings(steps=10, lr=1.0, warmup_steps=2, decay_steps=4)
+    assert [learning_rate(wsd, s) for s in range(1, 11)] == [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+
+
 def test_settings_and_dataset_errors(tmp_path):
     with pytest.raises(ValidationError, match="extra"):
         TrainSettings(steps=1, batchsize=2)

@@ -52,6 +52,20 @@ def test_removing_event_takes_agent_out():
     assert dsg.frames[1].objects == ["blue square"]
 
 
+def test_introduce_at_start_puts_every_entity_in_from_the_first_unit():
+    plan = ActionPlan(prompt="a red circle moves right, then a blue square jumps, then a green star appears", events=[
+        Event(agent="red circle", predicate="moves right", start=0, end=1),
+        Event(agent="blue square", predicate="jumps", start=1, end=2),
+        Event(agent="green star", predicate="appears", start=2, end=3),
+    ])
+    start = SkeletonBuilder(SkeletonBuilder.Options(introduce="start")).build(plan)
+    assert [g.objects for g in start.frames] == [
+        ["red circle", "blue square"], ["red circle", "blue square"], ["red circle", "blue square", "green star"]]
+    assert [g.attributes for g in start.frames] == [[("red circle", "moves right")], [("blue square", "jumps")],
+                                                    [("green star", "appears")]]
+    assert build_skeleton(plan).frames[0].objects == ["red circle"]  # the paper's default: in from the first event
+
+
 def test_entities_can_be_dropped_when_not_persisting(figure3_plan):
     dsg = SkeletonBuilder(SkeletonBuilder.Options(persist_entities=False)).build(figure3_plan)
     assert set(dsg.frames[2].objects) == {"lady", "chair"}

@@ -52,6 +52,9 @@ class TrainSettings(BaseModel):
     lr: float = Field(1e-4, gt=0, description="Peak learning rate of AdamW.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled weight decay.")
     warmup_steps: int = Field(0, ge=0, description="Steps of linear warm-up from lr/warmup_steps to lr; constant after.")
+    decay_steps: int = Field(
+        0, ge=0, description="Last steps of linear decay from lr towards 0 (a warm-up, stable, decay schedule); 0: none. "
+        "Raising steps and decay_steps on resume anneals a constant-rate run.")
     max_grad_norm: float | None = Field(1.0, gt=0, description="Clip the global gradient norm to this; null: no clipping.")
     ema_decay: float | None = Field(0.9999, ge=0, lt=1, description="Decay of the EMA weights; null: no EMA.")
     mixed_precision: Literal["no", "bf16", "fp16"] = Field("no", description="Autocast precision for loss_fn.")
@@ -91,10 +94,10 @@ class _TrainerState(BaseModel):
 
 
 def learning_rate(settings: TrainSettings, step: int) -> float:
-    """The learning rate of optimizer step ``step`` (1-based): linear warm-up, then constant."""
-    if settings.warmup_steps == 0:
-        return settings.lr
-    return settings.lr * min(1.0, step / settings.warmup_steps)
+    """The learning rate of optimizer step ``step`` (1-based): linear warm-up, constant, then linear decay."""
+    warmup = min(1.0, step / settings.warmup_steps) if settings.warmup_steps else 1.0
+    decay = min(1.0, (settings.steps - step + 1) / settings.decay_steps) if settings.decay_steps else 1.0
+    return settings.lr * warmup * decay
 
 
 def ema_decay_at(settings: TrainSettings, done: int) -> float:
