@@ -17,7 +17,9 @@ Each model renders the first caption of the first ``--limit`` clips under every 
 Videos are scored in memory, never through mp4 (whose colour subsampling would blur what the exact parser
 reads), with the ``dynamics`` metric on all clips and on two subsets, ``novel`` (a held-out shape-action
 pair) and ``familiar``; and on ``reordered``: ``--reordered`` more clips of the split rendered from a varied
-caption told out of time order ("before B, A", "B after A"; the plain first caption never is). Also
+caption told out of time order ("before B, A", "B after A"; the plain first caption never is); and on
+``backwards``: ``--backwards`` more clips of 3-4 events in two groups, told later group first ("Before C while
+D, A while B": ``shapes.captions.backwards_caption``, which the training captions never use). Also
 the ``shapes-fvd`` distance over the ``--limit`` clips, with each frame shown twice (its network reads 16
 frames). The ``autoencoder`` row scores the gold clips after a round trip through the model's autoencoder: the
 ceiling the latent space allows. ``--autoencoder-only`` scores just that row. Every score is mean ± std over
@@ -45,6 +47,7 @@ from dysen_core.metrics.dynamics import Dynamics
 from dysen_core.metrics.standard import ShapesFVD
 from dysen_core.scene_manager import PlanResult, SceneManager
 from dysen_core.shapes import iter_clips, load_frames
+from dysen_core.shapes.captions import backwards_caption
 from dysen_core.video import from_uint8, to_uint8
 from dysen_core.video_model import build_backbone
 
@@ -59,6 +62,7 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, default=60, help="Clips scored (the first N of the split).")
     parser.add_argument("--reordered", type=int, default=20, help="Extra clips rendered from a caption told out of time order.")
+    parser.add_argument("--backwards", type=int, default=20, help="Extra clips of 3-4 events told later group first.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--plans", type=Path, help="Planned DSGs, made if missing (default: runs/shapes-plans-<config hash>.jsonl).")
@@ -72,15 +76,19 @@ def main() -> None:
     clips = [r for _, r in zip(range(args.limit), iter_clips(args.data, args.split))]
     told = [(r, c) for r in iter_clips(args.data, args.split)
             if (c := next((c for c in r.captions[1:] if REORDERED.search(c)), None))][:args.reordered]
-    records = clips + [r for r, _ in told]
-    prompts = [r.captions[0] for r in clips] + [c for _, c in told]
+    scored = {r.id for r in clips}
+    backwards = [(r, c) for r in iter_clips(args.data, args.split)
+                 if r.id not in scored and (c := backwards_caption(r.plan))][:args.backwards]
+    records = clips + [r for r, _ in told] + [r for r, _ in backwards]
+    prompts = [r.captions[0] for r in clips] + [c for _, c in told] + [c for _, c in backwards]
     gold = [load_frames(args.data, r) for r in records]
-    first = [True] * len(clips) + [False] * len(told)
+    first = [True] * len(clips) + [False] * (len(told) + len(backwards))
     members = {
         "all": first,
         "novel": [f and r.novel for f, r in zip(first, records)],
         "familiar": [f and not r.novel for f, r in zip(first, records)],
-        "reordered": [not f for f in first],
+        "reordered": [False] * len(clips) + [True] * len(told) + [False] * len(backwards),
+        "backwards": [False] * (len(clips) + len(told)) + [True] * len(backwards),
     }
     models = dict(spec.split("=", 1) for spec in args.model)
     planning = load_config(Path(next(iter(models.values()))) / "run_config.json", overrides=args.set)
@@ -182,7 +190,7 @@ def score(model: str, condition: str, runs: list[list[np.ndarray]], records, gol
 
 
 COLUMNS = ("all.trirec", "all.event_recall", "all.temporal_order", "all.timing_iou", "all.shapes_fvd",
-           "novel.event_recall", "reordered.temporal_order")
+           "novel.event_recall", "reordered.temporal_order", "backwards.event_recall", "backwards.temporal_order")
 
 
 def cell(value: dict | None) -> str:

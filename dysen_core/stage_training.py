@@ -10,8 +10,10 @@ from pathlib import Path
 from .errors import InputError
 
 
-def train_stage(run_config, stage: str, data: Path, output: Path, *, split: str = "train", resume: bool = True) -> Path:
-    """Train ``stage`` of ``run_config``'s backbone on ``data`` into ``output``; returns ``output/final`` (weights + run config)."""
+def train_stage(run_config, stage: str, data: Path, output: Path, *, split: str = "train", resume: bool = True,
+                limit: int | None = None) -> Path:
+    """Train ``stage`` of ``run_config``'s backbone on ``data`` (its first ``limit`` clips when given) into ``output``;
+    returns ``output/final`` (weights + run config)."""
     from .io import write_json_atomic
     from .training_data import TRAINING_STAGES, load_examples
     from .video_model import build_backbone
@@ -19,6 +21,12 @@ def train_stage(run_config, stage: str, data: Path, output: Path, *, split: str 
     if stage not in TRAINING_STAGES:
         raise InputError(f"unknown --stage {stage!r}; stages: {', '.join(TRAINING_STAGES)}")
     examples = load_examples(data, split, run_config.video)
+    if limit is not None:
+        if limit < 1:
+            raise InputError(f"--limit must be at least 1, got {limit}")
+        from torch.utils.data import Subset
+
+        examples = Subset(examples, range(min(limit, len(examples))))
     if stage == "dysen":
         examples = _with_dysen_dsgs(examples, run_config)
     backbone = build_backbone(run_config)

@@ -161,6 +161,19 @@ def test_cli_trains_then_generates_from_the_checkpoint(tmp_path, shapes, capsys)
     assert run(["generate", "a red circle moves left", "-o", str(video), "--checkpoint", str(out / "final")]) == 0
 
 
+def test_stage_three_trains_on_the_dsgs_the_embedded_llm_plans(tmp_path, shapes, capsys):
+    out = tmp_path / "stage3"
+    # the offline default's scene manager (SmolLM2 + the planner adapter) plans the first 2 clips' captions
+    assert run(["train", "--stage", "dysen", "--data", str(shapes), "-o", str(out), "--config", str(TINY), "--limit", "2",
+                "--set", "backbone.options.training.steps=2", "--set", "imaginer=null"]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "trained dysen: 2 steps" in err and "produced no DSG" not in err
+    assert (out / "final" / "unet.safetensors").is_file() and len(_log(out)) == 1
+    assert run(["train", "--stage", "vdm", "--data", str(shapes), "-o", str(tmp_path / "r"), "--config", str(TINY),
+                "--limit", "0"]) == 2
+    assert "--limit must be at least 1, got 0" in capsys.readouterr().err
+
+
 def test_a_contact_sheet_puts_the_frames_above_the_dsg_timeline(tmp_path, figure3_plan):
     from PIL import Image
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from dysen_core.datamodel import ActionPlan, Event
 from dysen_core.errors import InputError
 from dysen_core.shapes import (
     ShapesConfig,
@@ -21,6 +22,7 @@ from dysen_core.shapes import (
     load_frames,
     write_dataset,
 )
+from dysen_core.shapes.captions import backwards_caption
 from dysen_core.shapes.geometry import (
     classify_shape,
     mask_stats,
@@ -133,6 +135,19 @@ def test_captions_vary_and_tell_time_out_of_order(clips):
         for e in record.plan.events:
             colour = e.agent.split()[0]
             assert all(colour in c.lower() for c in record.captions)
+
+
+def test_backwards_caption_tells_the_later_group_first():
+    plan = ActionPlan(prompt="x", events=[
+        Event(agent="red circle", predicate="moves right", start=0, end=1),
+        Event(agent="blue square", predicate="moves toward", target="red circle", start=1, end=2),
+        Event(agent="blue square", predicate="spins", start=1, end=2),
+    ])
+    assert backwards_caption(plan) == (
+        "Before the blue square moves toward the red circle while the blue square spins, the red circle moves right.")
+    two = plan.model_copy(update={"events": plan.events[:2]})
+    overlapping = plan.model_copy(update={"events": [*plan.events, Event(agent="cat", predicate="naps", start=0, end=2)]})
+    assert backwards_caption(two) is None and backwards_caption(overlapping) is None
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)

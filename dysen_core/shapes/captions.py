@@ -5,13 +5,15 @@ connectives chosen from the time relation of consecutive events: sequential (``t
 ``finally``), overlapping or concurrent (``while``, ``as``, ``at the same time``). The first pair may be
 told out of time order (``before B, A``; ``B after A``; ``while A, B``), so a planner must read the
 connectives, not the word order. Caption 0 is the plain form (first synonym, in order) and is the plan's
-prompt; the others draw every choice at random.
+prompt; the others draw every choice at random. ``backwards_caption`` tells a gold plan of 3 or more events
+wholly out of order, for evaluation only (the generator never uses it).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..datamodel import ActionPlan
 from .scene import PlanEvent, ShapeSpec
 from .vocabulary import SIZES, Action
 
@@ -120,3 +122,26 @@ def captions(rng: np.random.Generator, cast: list[ShapeSpec], events: list[PlanE
         if text not in out:
             out.append(text)
     return out
+
+
+def backwards_caption(plan: ActionPlan) -> str | None:
+    """``plan`` told later events first: "Before C while D, A while B." (plain wording).
+
+    Defined when the events fall into an earlier and a later group, each of concurrent events, and there are at
+    least 3; else None. Evaluation prompts for planners that must read "before" rather than the word order.
+    """
+    events = sorted(plan.events, key=lambda e: (e.start, e.end))
+    split = min((e.start for e in events if e.start >= events[0].end), default=None)
+    if len(events) < 3 or split is None:
+        return None
+    earlier = [e for e in events if e.end <= split]
+    later = [e for e in events if e.start >= split]
+    if len(earlier) + len(later) != len(events) or any(
+        not all(a.start < b.end and b.start < a.end for a in group for b in group) for group in (earlier, later)
+    ):
+        return None
+
+    def told(group: list) -> str:
+        return TOGETHER[0].join(f"the {e.agent} {e.predicate}" + (f" the {e.target}" if e.target else "") for e in group)
+
+    return f"Before {told(later)}, {told(earlier)}."
