@@ -82,13 +82,13 @@ def main() -> None:
     records = clips + [r for r, _ in told] + [r for r, _ in backwards]
     prompts = [r.captions[0] for r in clips] + [c for _, c in told] + [c for _, c in backwards]
     gold = [load_frames(args.data, r) for r in records]
-    first = [True] * len(clips) + [False] * (len(told) + len(backwards))
+    kinds = ["all"] * len(clips) + ["reordered"] * len(told) + ["backwards"] * len(backwards)
+    first = [k == "all" for k in kinds]
     members = {
         "all": first,
         "novel": [f and r.novel for f, r in zip(first, records)],
         "familiar": [f and not r.novel for f, r in zip(first, records)],
-        "reordered": [False] * len(clips) + [True] * len(told) + [False] * len(backwards),
-        "backwards": [False] * (len(clips) + len(told)) + [True] * len(backwards),
+        **{kind: [k == kind for k in kinds] for kind in ("reordered", "backwards")},
     }
     models = dict(spec.split("=", 1) for spec in args.model)
     planning = load_config(Path(next(iter(models.values()))) / "run_config.json", overrides=args.set)

@@ -51,7 +51,7 @@ class TrainSettings(BaseModel):
     grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
     lr: float = Field(1e-4, gt=0, description="Peak learning rate of AdamW.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled weight decay.")
-    warmup_steps: int = Field(0, ge=0, description="Steps of linear warm-up from lr/warmup_steps to lr; constant after.")
+    warmup_steps: int = Field(0, ge=0, description="Steps of linear warm-up from lr/warmup_steps to lr.")
     decay_steps: int = Field(
         0, ge=0, description="Last steps of linear decay from lr towards 0 (a warm-up, stable, decay schedule); 0: none. "
         "Raising steps and decay_steps on resume anneals a constant-rate run.")
