@@ -78,6 +78,20 @@ def test_a_checkpoint_round_trips_and_names_what_it_needs(tmp_path, figure3_plan
         tiny(f"backbone.options.checkpoint={folder}")
 
 
+def test_temporal_attention_added_to_a_checkpoint_starts_as_the_identity(tmp_path, figure3_plan):
+    backbone = tiny("backbone.options.unet.temporal_attention=[false, true]")
+    with torch.no_grad():
+        for p in backbone.unet.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    folder = backbone.save_pretrained(tmp_path / "ckpt")
+    inflated = tiny(f"backbone.options.checkpoint={folder}", "backbone.options.unet.temporal_attention=[true, true]")
+    assert sum(".temporal." in key for key in inflated.unet.state_dict()) > sum(".temporal." in key for key in backbone.unet.state_dict())
+    dsg = build_skeleton(figure3_plan).with_frames(8)
+    assert np.array_equal(backbone.generate(["x"], [dsg], seed=1)[0], inflated.generate(["x"], [dsg], seed=1)[0])
+    with pytest.raises(InputError, match=r"unet.temporal_attention: checkpoint \[false, true\], config \[true, false\]"):
+        tiny(f"backbone.options.checkpoint={folder}", "backbone.options.unet.temporal_attention=[true, false]")
+
+
 def test_bad_geometry_is_a_config_error():
     with pytest.raises(ConfigError, match="video 50x50 is not a multiple of 4"):
         tiny("video.height=50", "video.width=50")

@@ -51,7 +51,9 @@ class LatentVDMOptions(BaseModel):
     checkpoint: str | None = Field(
         default=None,
         description="A folder written by `dysen train` / save_pretrained to load, or `shipped`: the Dysen-VDM trained "
-        "on dynamic-shapes that comes with this plugin (8 frames of 48x48; the offline default's).",
+        "on dynamic-shapes that comes with this plugin (8 frames of 48x48; the offline default's). The config may "
+        "add causal temporal attention at UNet levels the folder's model lacks: those layers start as the identity "
+        "(inflation), for training on from it.",
     )
     device: str = Field(default="cpu", description="torch device, e.g. 'cpu' or 'cuda'.")
     dtype: Literal["float32", "bfloat16"] = Field(default="float32", description="bfloat16 runs the UNet under autocast on GPU.")
@@ -209,8 +211,17 @@ class LatentVDM:
         return folder
 
     def _load(self, folder: Path, manifest: dict[str, Any]) -> None:
-        ckpt.check_needs(folder, manifest["needs"], self.needs())
-        ckpt.load_state(self.unet, folder / "unet.safetensors")
+        """Load ``folder``'s weights; temporal attention at levels the folder's model lacks keeps its identity start."""
+        saved, wanted = manifest["needs"], self.needs()
+        new_temporal = False
+        if saved.get("unet") is not None:
+            before = UNetConfig(**saved["unet"]).levels_with_temporal_attention
+            after = self.unet.cfg.levels_with_temporal_attention
+            if len(before) == len(after) and all(now or not had for had, now in zip(before, after)):
+                new_temporal = before != after
+                saved = {**saved, "unet": {**saved["unet"], "temporal_attention": wanted["unet"]["temporal_attention"]}}
+        ckpt.check_needs(folder, saved, wanted)
+        ckpt.load_state(self.unet, folder / "unet.safetensors", new=(lambda key: ".temporal." in key) if new_temporal else None)
         if (folder / "graph_encoder.safetensors").is_file() and self.graph_encoder is not None:
             ckpt.load_state(self.graph_encoder.module, folder / "graph_encoder.safetensors")
         self.loaded_from = manifest["files"]

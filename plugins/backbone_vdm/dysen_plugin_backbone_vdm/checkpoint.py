@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +79,11 @@ def check_needs(folder: Path, saved: Mapping[str, Any], wanted: Mapping[str, Any
         raise InputError(f"checkpoint {folder} does not fit this config: {shown}")
 
 
-def load_state(module, file: Path) -> None:
-    """Load a safetensors state dict into ``module``, strictly, with a one-line error on a mismatch."""
+def load_state(module, file: Path, new: Callable[[str], bool] | None = None) -> None:
+    """Load a safetensors state dict into ``module``, strictly but for keys ``new`` accepts as absent from the file.
+
+    A mismatch is a one-line error.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -89,6 +92,7 @@ def load_state(module, file: Path) -> None:
     except (OSError, SafetensorError) as exc:
         raise InputError(f"{file} is not a readable safetensors file: {exc}") from None
     missing, unexpected = module.load_state_dict(state, strict=False)
+    missing = [key for key in missing if new is None or not new(key)]
     if missing or unexpected:
         raise InputError(f"{file} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
 
