@@ -20,7 +20,7 @@ from pathlib import Path
 
 from shapes_events import VIEWS, view
 
-from dysen_core.config import load_config
+from dysen_core.config import load_config, load_trained_config
 from dysen_core.io import write_json_atomic
 from dysen_core.metrics.matching import match_events
 from dysen_core.scene_manager import SceneManager
@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.checkpoint:
-        config = load_config(args.checkpoint / "run_config.json", overrides=[*args.set, f"backbone.options.checkpoint={args.checkpoint}"])
+        config = load_trained_config(args.checkpoint, args.set)
     else:
         config = load_config(overrides=args.set)
     with SceneManager(config) as manager:

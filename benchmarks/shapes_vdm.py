@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dysen_core.config import RunConfig, load_config
+from dysen_core.config import RunConfig, load_config, load_trained_config
 from dysen_core.io import write_json_atomic, write_text_atomic
 from dysen_core.metrics.dynamics import Dynamics
 from dysen_core.metrics.standard import ShapesFVD
@@ -95,7 +95,7 @@ def main() -> None:
     plans = [] if args.autoencoder_only else planned_dsgs(prompts, planning, args.plans or plans_path(planning))
     rows = []
     for name, folder in models.items():
-        config = load_config(Path(folder) / "run_config.json", overrides=[*args.set, f"backbone.options.checkpoint={folder}"])
+        config = load_trained_config(folder, args.set)
         backbone = build_backbone(config)
         conditions = {"text": [None] * len(records)}
         if backbone.graph_encoder is not None:

@@ -154,6 +154,11 @@ class Variant(BaseModel):
         return not self.changes
 
 
+def load_trained_config(folder: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
+    """The run config a `dysen train` folder was trained with, set to load that folder's weights."""
+    return load_config(Path(folder) / "run_config.json", overrides=[*overrides, f"backbone.options.checkpoint={folder}"])
+
+
 def read_variant(name: str) -> Variant:
     """The variant ``name``: ``full`` (no change), a preset, or a .yaml file; a file without ``base`` is a whole model."""
     if name == FULL_VARIANT:

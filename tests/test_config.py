@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from dysen_core.config import STAGES, load_config, preset_names, resolve
+from dysen_core.config import STAGES, load_config, load_trained_config, preset_names, resolve
 from dysen_core.errors import ConfigError, UnknownComponentError
 from dysen_core.registry import Registry
 
@@ -158,3 +159,11 @@ def test_secret_in_an_override_is_not_echoed(monkeypatch):
     with pytest.raises(ConfigError) as info:
         load_config(preset="paper", overrides=["seed=s3cr3t-value-123"])
     assert "s3cr3t-value-123" not in str(info.value) and "seed: Input should be a valid integer" in str(info.value)
+
+
+def test_a_trained_folder_gives_its_run_config_set_to_load_its_weights(tmp_path):
+    trained = load_config(preset="paper", overrides=["video.frames=8"])
+    (tmp_path / "run_config.json").write_text(json.dumps(trained.model_dump(mode="json", exclude_none=True)))
+    config = load_trained_config(tmp_path, ["seed=5"])
+    assert config.video.frames == 8 and config.seed == 5
+    assert config.backbone.options["checkpoint"] == str(tmp_path)

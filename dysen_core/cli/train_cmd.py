@@ -17,7 +17,7 @@ def train(
     override: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: key.path=value.")] = None,
     split: Annotated[str, typer.Option("--split", help="Which split to train on.")] = "train",
     resume: Annotated[bool, typer.Option("--resume/--restart", help="Continue from the run folder's last checkpoint.")] = True,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Train on the split's first N clips only (Stage III plans each one's caption).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Train on the split's first N clips only.")] = None,
 ) -> None:
     """Train one stage of Dysen-VDM; runs on CPU, one GPU, or many through `accelerate launch`."""
     from ..config import load_config
