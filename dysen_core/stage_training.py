@@ -45,13 +45,20 @@ def _with_dysen_dsgs(examples, run_config) -> Sequence[dict]:
     """Stage III: replace each clip's DSG by the one Dysen (Steps I–III) makes from its caption."""
     from .scene_manager import SceneManager
 
-    captions = sorted({e["caption"] for e in examples})
+    captions = sorted(set(_captions(examples)))
     with SceneManager(run_config) as manager:
         results = dict(zip(captions, manager.run_many(captions)))
     failed = sum(r.dsg is None for r in results.values())
     if failed:
         print(f"warning: Dysen produced no DSG for {failed} of {len(captions)} captions; those clips train text-only", file=sys.stderr)
     return _Replanned(examples, {c: r.dsg for c, r in results.items()})
+
+
+def _captions(examples) -> list[str]:
+    """Each example's caption, read from its dataset's records so that no video is decoded for it."""
+    indices = getattr(examples, "indices", range(len(examples)))  # a Subset (--limit) or the dataset itself
+    records = getattr(examples, "dataset", examples).records
+    return [records[i].captions[0] for i in indices]
 
 
 class _Replanned(Sequence):

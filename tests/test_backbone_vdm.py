@@ -188,6 +188,19 @@ def test_stage_three_trains_on_the_dsgs_the_embedded_llm_plans(tmp_path, shapes,
     assert "--limit must be at least 1, got 0" in capsys.readouterr().err
 
 
+def test_stage_three_reads_the_captions_to_plan_without_decoding_a_video(shapes, monkeypatch):
+    from torch.utils.data import Subset
+
+    from dysen_core import stage_training
+    from dysen_core.training_data import load_examples
+
+    clips = load_examples(shapes, "train", load_config(TINY).video)
+    expected = [clip["caption"] for clip in clips]
+    monkeypatch.setattr("dysen_core.shapes.dataset.load_frames", lambda *a: pytest.fail("a video was decoded"))
+    assert stage_training._captions(clips) == expected
+    assert stage_training._captions(Subset(clips, range(3))) == expected[:3]  # --limit 3
+
+
 def test_a_contact_sheet_puts_the_frames_above_the_dsg_timeline(tmp_path, figure3_plan):
     from PIL import Image
 
