@@ -39,3 +39,5 @@ $dysen train --stage dysen --data data/shapes-8f --limit "$stage3_clips" -o runs
 .venv/bin/python benchmarks/shapes_vdm.py --data data/shapes-8f \
   --model stage2=runs/shapes-dysen/final --model stage3=runs/shapes-dysen-stage3/final \
   --out benchmarks/results/shapes_vdm-stage3.json
+.venv/bin/python benchmarks/prompt_events.py --checkpoint runs/shapes-dysen-stage3/final \
+  --out benchmarks/results/prompt_events-stage3.json
