@@ -23,6 +23,14 @@ from typing import IO
 FAULTS = ("429", "500", "503", "timeout", "cut", "malformed", "no-choices", "slow")
 """What the proxy can do to one request instead of (or before) forwarding it."""
 
+SERVE = (
+    "import runpy\n"
+    "from dysen_plugin_llm_local.llama_cpp_llm import model_defaults\n"
+    "with model_defaults(use_extra_bufts=False):\n"  # as the in-process LLM does (its `repack` option)
+    "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n"
+)
+"""``python -m llama_cpp.server`` without llama.cpp's weight repacking, which crashes on CPUs with AMX."""
+
 HANG_S = 60.0  # longest a "timeout" fault holds its request (the proxy lets go at once when it stops)
 
 
@@ -34,10 +42,10 @@ def free_port() -> int:
 
 @contextmanager
 def llama_server(gguf: Path, *, api_key: str, alias: str = "smollm2", ready_s: float = 60.0) -> Iterator[str]:
-    """Run ``python -m llama_cpp.server`` on a free port; yield its ``/v1`` base URL; stop it afterwards."""
+    """Run llama.cpp's server (``SERVE``) on a free port; yield its ``/v1`` base URL; stop it afterwards."""
     port = free_port()
     cmd = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
+        sys.executable, "-c", SERVE, "--model", str(gguf), "--model_alias", alias,
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1",
         "--seed", "0", "--api_key", api_key, "--verbose", "False",
     ]  # fmt: skip

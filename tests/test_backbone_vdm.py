@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from dysen_plugin_backbone_vdm.diffusion import denoising_loss, latent_foreground
 
 from dysen_core.cli import run
 from dysen_core.config import load_config
@@ -148,6 +149,43 @@ def test_a_tiny_model_overfits_one_clip_and_samples_it_back(tmp_path, shapes):
     other = examples(shapes, 2)[1]["video"].astype(float)
     error = np.abs(video - target).mean()
     assert error < np.abs(other - target).mean() / 2, (error, stage1.final_loss, stage2.final_loss)
+
+
+def test_the_denoising_loss_is_a_mean_over_the_weighted_latent_cells():
+    z0 = torch.zeros(2, 4, 3, 6, 6)
+    alphas_cumprod = torch.linspace(0.99, 0.01, 10)
+
+    def loss(weight=None):  # a UNet that predicts no noise: the loss is the noise's own square
+        return denoising_loss(lambda z, *_: torch.zeros_like(z), z0, None, None, alphas_cumprod,
+                              torch.Generator().manual_seed(0), weight)
+
+    draws = torch.Generator().manual_seed(0)
+    torch.randint(0, 10, (2,), generator=draws)  # the timesteps, drawn first
+    noise = torch.randn(z0.shape, generator=draws)
+    assert loss().item() == pytest.approx(noise.square().mean().item())
+    assert loss(torch.ones(2, 1, 3, 6, 6)).item() == pytest.approx(loss().item())  # eq. 1 again
+    corner = torch.zeros(2, 1, 3, 6, 6)
+    corner[..., :2, :2] = 1
+    assert loss(corner).item() == pytest.approx(noise[..., :2, :2].square().mean().item())
+
+
+def test_the_latent_foreground_is_the_cells_a_shape_touches(shapes):
+    square = torch.full((1, 2, 3, 48, 48), -0.5)  # two frames of plain background, a square on the second
+    square[:, 1, :, 9:18, 9:15] = 0.7
+    mask = latent_foreground(square, (12, 12))
+    assert mask.shape == (1, 1, 2, 12, 12)
+    assert mask[0, 0, 0].sum() == 0
+    assert mask[0, 0, 1].nonzero().tolist() == [[r, c] for r in (2, 3, 4) for c in (2, 3)]  # pixels 9-17 x 9-14, cells of 4
+    clip = torch.from_numpy(examples(shapes, 1)[0]["video"]).permute(0, 3, 1, 2).float()[None] / 127.5 - 1
+    assert 0 < latent_foreground(clip, (12, 12)).mean() < 0.3  # a data clip: its shapes' cells, a few of all
+
+
+def test_stage_two_trains_with_the_shapes_cells_weighted(tmp_path, shapes):
+    data = examples(shapes)
+    plain = tiny("backbone.options.training.steps=2").fit("vdm", data, tmp_path / "plain", progress=False)
+    weighted = tiny("backbone.options.training.steps=2", "backbone.options.diffusion.foreground_weight=10")
+    result = weighted.fit("vdm", data, tmp_path / "weighted", progress=False)
+    assert np.isfinite(result.final_loss) and result.final_loss != plain.final_loss
 
 
 def _log(run: Path) -> list[dict]:

@@ -77,6 +77,17 @@ def test_close_frees_the_model_and_a_later_call_reloads_it(registry):
     llm.close()
 
 
+def test_weights_are_not_repacked_unless_asked(registry):
+    import llama_cpp.llama
+
+    defaults = llama_cpp.llama.llama_cpp.llama_model_default_params
+    with make(registry, max_tokens=4) as llm:
+        assert llm.complete(ASK).text  # with repacking, llama.cpp 0.3.36 segfaults here on CPUs with AMX
+        assert llm._llama.model_params.use_extra_bufts is False
+    assert llama_cpp.llama.llama_cpp.llama_model_default_params is defaults  # the library is left as it was
+    assert defaults().use_extra_bufts is True
+
+
 def test_a_folder_with_one_gguf_or_a_copy_elsewhere_is_the_same_model(registry, tmp_path):
     folder = tmp_path / "model"
     folder.mkdir()

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
+from .autoencoder import foreground
 from .layers import CrossContext
 from .unet import UNet3D
 
@@ -35,6 +36,9 @@ class DiffusionOptions(BaseModel):
     guidance_scale: float = Field(default=7.5, ge=0.0, description="Classifier-free guidance; 1 turns it off.")
     text_drop: float = Field(default=0.1, ge=0.0, le=1.0, description="Chance a training sample's text becomes the null token.")
     graph_drop: float = Field(default=0.1, ge=0.0, le=1.0, description="Chance its DSG becomes the null token (independently).")
+    foreground_weight: float = Field(
+        default=0.0, ge=0.0, description="Weight the noise error of the latent cells that hold a shape by 1 + this "
+        "(Stage I's foreground_weight, in latent space; not in the paper); 0: eq. 1 as written.")
 
 
 def training_scheduler(opts: DiffusionOptions):
@@ -62,13 +66,27 @@ def add_noise(z0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, alphas_cum
 
 
 def denoising_loss(unet: UNet3D, z0: torch.Tensor, text: CrossContext, graph: CrossContext | None,
-                   alphas_cumprod: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Eq. 1 (= eq. 10): E‖ε − ε_θ(Z_t, t, C(Y), H^G)‖² with t uniform over the T training steps."""
+                   alphas_cumprod: torch.Tensor, generator: torch.Generator,
+                   weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 1 (= eq. 10): E‖ε − ε_θ(Z_t, t, C(Y), H^G)‖² with t uniform over the T training steps.
+
+    ``weight`` (broadcast to the latents' shape) makes it a weighted mean over the latent cells.
+    """
     b = z0.shape[0]
     t = torch.randint(0, alphas_cumprod.shape[0], (b,), generator=generator, device=generator.device).to(z0.device)
     noise = torch.randn(z0.shape, generator=generator, device=generator.device).to(z0)
     predicted = unet(add_noise(z0, noise, t, alphas_cumprod), t, text, graph)
-    return F.mse_loss(predicted.float(), noise.float())
+    if weight is None:
+        return F.mse_loss(predicted.float(), noise.float())
+    weight = weight.float().expand(z0.shape)
+    return (weight * (predicted.float() - noise.float()).square()).sum() / weight.sum()
+
+
+def latent_foreground(video: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Mask (B, 1, F, h, w) of the latent cells of ``size`` that a shape of ``video`` (B, F, 3, H, W) touches."""
+    b, f = video.shape[:2]
+    mask = F.adaptive_max_pool2d(foreground(video.flatten(0, 1)), size)  # (B·F, 1, h, w)
+    return mask.view(b, f, 1, *size).transpose(1, 2)
 
 
 def drop_mask(batch: int, chance: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import Field
@@ -46,6 +47,11 @@ class LlamaCppLLM:
             default=-1,
             ge=-1,
             description="Layers to put on the GPU (-1: all) when llama.cpp was built with GPU support; else ignored.",
+        )
+        repack: bool = Field(
+            default=False,
+            description="Let llama.cpp repack the weights into its extra CPU buffers (AMX, ARM). Off by default: "
+            "llama-cpp-python 0.3.36 built for an Intel CPU with AMX crashes (segfault) on the first token with it.",
         )
 
     def __init__(self, options: Options | None = None):
@@ -119,22 +125,48 @@ class LlamaCppLLM:
 
             opts = self.options
             try:
-                self._llama = Llama(
-                    model_path=str(self.model_path),
-                    n_ctx=opts.n_ctx,
-                    n_threads=opts.n_threads,
-                    n_threads_batch=opts.n_threads,  # None: llama.cpp's choice for both
-                    n_gpu_layers=opts.n_gpu_layers,
-                    seed=opts.seed,
-                    lora_path=str(self.adapter_path) if self.adapter_path is not None else None,
-                    verbose=False,
-                )
+                with model_defaults(use_extra_bufts=opts.repack):
+                    self._llama = Llama(
+                        model_path=str(self.model_path),
+                        n_ctx=opts.n_ctx,
+                        n_threads=opts.n_threads,
+                        n_threads_batch=opts.n_threads,  # None: llama.cpp's choice for both
+                        n_gpu_layers=opts.n_gpu_layers,
+                        seed=opts.seed,
+                        lora_path=str(self.adapter_path) if self.adapter_path is not None else None,
+                        verbose=False,
+                    )
             except ValueError as exc:
                 fields, adapter, what = "llm.options.model", "", "a valid GGUF file"
                 if self.adapter_path is not None:
                     fields, adapter, what = "llm.options.model/adapter", f" with adapter {str(self.adapter_path)!r}", "valid GGUF files"
                 raise LLMError(f"{fields}: llama.cpp cannot load {str(self.model_path)!r}{adapter} ({exc}); give {what}") from exc
         return self._llama
+
+
+_defaults_lock = threading.Lock()
+
+
+@contextmanager
+def model_defaults(**fields: Any) -> Iterator[None]:
+    """Set llama.cpp model parameters that ``Llama()`` takes no argument for, on the defaults it starts from."""
+    import llama_cpp.llama as llama_module
+
+    library = llama_module.llama_cpp
+    with _defaults_lock:
+        defaults = library.llama_model_default_params
+
+        def with_fields() -> Any:
+            params = defaults()
+            for name, value in fields.items():
+                setattr(params, name, value)
+            return params
+
+        library.llama_model_default_params = with_fields
+        try:
+            yield
+        finally:
+            library.llama_model_default_params = defaults
 
 
 def _strict_json(text: str) -> str:
