@@ -25,7 +25,7 @@ FAULTS = ("429", "500", "503", "timeout", "cut", "malformed", "no-choices", "slo
 
 SERVE = (
     "import runpy\n"
-    "from dysen_plugin_llm_local.llama_cpp_llm import model_defaults\n"
+    "from dysen_core.llama_loading import model_defaults\n"
     "with model_defaults(use_extra_bufts=False):\n"  # as the in-process LLM does (its `repack` option)
     "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n"
 )

@@ -19,6 +19,7 @@ llama_cpp = pytest.importorskip("llama_cpp")
 from dysen_core.chat import ChatMessage  # noqa: E402
 from dysen_core.cli import run  # noqa: E402
 from dysen_core.demos import POOLS_DIR  # noqa: E402
+from dysen_core.llama_loading import open_llama  # noqa: E402
 from dysen_core.model_files import embedded_gguf  # noqa: E402
 from dysen_core.prompts import planning_messages  # noqa: E402
 from dysen_core.tuning.adapter_file import read_adapter_provenance, read_header, write_adapter_gguf  # noqa: E402
@@ -88,8 +89,7 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def llama_cpp_logits(model: Path, tokens: list[int], adapter: Path | None = None) -> np.ndarray:
-    llm = llama_cpp.Llama(model_path=str(model), logits_all=True, n_ctx=256, verbose=False,
-                          lora_path=str(adapter) if adapter else None)
+    llm = open_llama(str(model), logits_all=True, n_ctx=256, verbose=False, lora_path=str(adapter) if adapter else None)
     try:
         llm.eval(tokens)
         return np.array(llm.scores[: len(tokens)])
@@ -171,7 +171,7 @@ def test_chat_tokens_are_what_llama_cpp_feeds_the_model(tiny_gguf):
         answer = tokenizer.answer_ids('{"events": []}')
     finally:
         tokenizer.close()
-    llm = llama_cpp.Llama(model_path=str(tiny_gguf), n_ctx=256, verbose=False)
+    llm = open_llama(str(tiny_gguf), n_ctx=256, verbose=False)
     try:
         usage = llm.create_chat_completion(
             [{"role": "system", "content": "You are a helpful assistant."}, *({"role": m.role, "content": m.content} for m in messages)],

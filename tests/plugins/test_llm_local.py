@@ -84,7 +84,7 @@ def test_weights_are_not_repacked_unless_asked(registry):
     with make(registry, max_tokens=4) as llm:
         assert llm.complete(ASK).text  # with repacking, llama.cpp 0.3.36 segfaults here on CPUs with AMX
         assert llm._llama.model_params.use_extra_bufts is False
-    assert llama_cpp.llama.llama_cpp.llama_model_default_params is defaults  # the library is left as it was
+    assert llama_cpp.llama.llama_cpp.llama_model_default_params is defaults  # llama-cpp-python is left as it was
     assert defaults().use_extra_bufts is True
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field
 
 from dysen_core.chat import ChatMessage, Completion, DecodingOptions, Usage, as_dicts, with_system_message
 from dysen_core.errors import LLMError
+from dysen_core.llama_loading import open_llama
 from dysen_core.model_files import fingerprint, resolve_gguf
 from dysen_core.tuning.adapter_file import check_adapter
 
@@ -121,52 +121,25 @@ class LlamaCppLLM:
 
     def _load(self) -> Any:
         if self._llama is None:
-            from llama_cpp import Llama
-
             opts = self.options
             try:
-                with model_defaults(use_extra_bufts=opts.repack):
-                    self._llama = Llama(
-                        model_path=str(self.model_path),
-                        n_ctx=opts.n_ctx,
-                        n_threads=opts.n_threads,
-                        n_threads_batch=opts.n_threads,  # None: llama.cpp's choice for both
-                        n_gpu_layers=opts.n_gpu_layers,
-                        seed=opts.seed,
-                        lora_path=str(self.adapter_path) if self.adapter_path is not None else None,
-                        verbose=False,
-                    )
+                self._llama = open_llama(
+                    str(self.model_path),
+                    repack=opts.repack,
+                    n_ctx=opts.n_ctx,
+                    n_threads=opts.n_threads,
+                    n_threads_batch=opts.n_threads,  # None: llama.cpp's choice for both
+                    n_gpu_layers=opts.n_gpu_layers,
+                    seed=opts.seed,
+                    lora_path=str(self.adapter_path) if self.adapter_path is not None else None,
+                    verbose=False,
+                )
             except ValueError as exc:
                 fields, adapter, what = "llm.options.model", "", "a valid GGUF file"
                 if self.adapter_path is not None:
                     fields, adapter, what = "llm.options.model/adapter", f" with adapter {str(self.adapter_path)!r}", "valid GGUF files"
                 raise LLMError(f"{fields}: llama.cpp cannot load {str(self.model_path)!r}{adapter} ({exc}); give {what}") from exc
         return self._llama
-
-
-_defaults_lock = threading.Lock()
-
-
-@contextmanager
-def model_defaults(**fields: Any) -> Iterator[None]:
-    """Set llama.cpp model parameters that ``Llama()`` takes no argument for, on the defaults it starts from."""
-    import llama_cpp.llama as llama_module
-
-    library = llama_module.llama_cpp
-    with _defaults_lock:
-        defaults = library.llama_model_default_params
-
-        def with_fields() -> Any:
-            params = defaults()
-            for name, value in fields.items():
-                setattr(params, name, value)
-            return params
-
-        library.llama_model_default_params = with_fields
-        try:
-            yield
-        finally:
-            library.llama_model_default_params = defaults
 
 
 def _strict_json(text: str) -> str:
