@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..chat import DEFAULT_SYSTEM_MESSAGE, ChatMessage, as_dicts, with_system_message
 from ..errors import ConfigError
+from ..llama_loading import open_llama
 
 
 class ChatTokenizer:
@@ -19,11 +20,10 @@ class ChatTokenizer:
 
     def __init__(self, gguf_path: str | Path, system_message: str | None = DEFAULT_SYSTEM_MESSAGE):
         try:
-            from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError as exc:
             raise ConfigError("tuning needs llama-cpp-python (installed with dysen-plugin-llm-local)") from exc
-        self._llama = Llama(model_path=str(gguf_path), vocab_only=True, verbose=False)
+        self._llama = open_llama(str(gguf_path), vocab_only=True, verbose=False)
         template = self._llama.metadata.get("tokenizer.chat_template")
         if template is None:
             raise ConfigError(f"{Path(gguf_path).name} has no chat template; only chat models can be tuned")
