@@ -2,7 +2,8 @@
 
 Usage:
     .venv/bin/python benchmarks/icl_policy.py [--preset local-icl] [--pool 48] [--train 48] [--dev 40]
-        [--seeds 0 1 2] [--epochs 1] [--batch-size 6] [--lr 0.003] [--out benchmarks/results/icl_policy.json]
+        [--seeds 0 1 2] [--epochs 1] [--batch-size 6] [--lr 0.003] [--samples 1] [--baseline batch]
+        [--out benchmarks/results/icl_policy.json]
 
 Step I only (the planner), with the preset's LLM (local-icl: SmolLM2-135M through llama.cpp, no adapter, the paper's prompts) and D as the
 config's planner says. Pool and training prompts come from the shapes train split (disjoint clips), the
@@ -40,6 +41,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=6)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--samples", type=int, default=1, help="demonstration draws per training prompt and update")
+    parser.add_argument("--baseline", default="batch", choices=["batch", "running", "prompt"])
     parser.add_argument("--work", type=Path, default=ROOT / "results" / "icl_policy")
     parser.add_argument("--cache", type=Path, default=ROOT / "results" / "icl_policy-cache.sqlite")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "icl_policy.json")
@@ -54,7 +57,8 @@ def main() -> None:
     config, registry = icl_config(None, args.preset, [*args.overrides, f"llm_client.cache_path={args.cache}"], None)
     encoder = build_text_encoder(config, registry)
     report = {"preset": args.preset, "overrides": args.overrides, "sizes": {"pool": args.pool, "train": args.train, "dev": args.dev},
-              "settings": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seeds": args.seeds},
+              "settings": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seeds": args.seeds,
+                           "samples": args.samples, "baseline": args.baseline},
               "runs": [], "training": []}
 
     def score(label: str, seed: int | None, selector, client) -> None:
@@ -80,7 +84,8 @@ def main() -> None:
             if not (out / "policy.safetensors").is_file():
                 chosen = ChosenDemos()
                 reward = PlanningReward(build_planner(config, registry, files["pool"], chosen, client), chosen, train)
-                settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed)
+                settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
+                                         samples=args.samples, baseline=args.baseline)
                 start, before = time.perf_counter(), client.stats
                 state = train_policy(policy, [t.plan.prompt for t in train], candidates, reward, d, settings, out,
                                      resume=(out / "checkpoint.safetensors").is_file(),

@@ -6,9 +6,11 @@ call), and the plan is scored against gold by a bounded reward r ∈ [0, 1]. The
 
     loss = −mean_b (r_b − baseline) · log π(demos_b | prompt_b)
 
-(Adam, one update per batch); the baseline is the batch mean or a running mean, which PromptPG lacks and
-which cuts the variance of the gradient. Checkpoints (head, Adam state, sampling RNG, position) are one
-safetensors file written atomically, so a killed run resumes to exactly the head it would have reached.
+(Adam, one update per batch); the baseline is the batch mean, a running mean, or (with several draws per
+prompt) the mean reward of the prompt's other draws (leave-one-out, "RLOO"). PromptPG has none; the last one
+also removes how hard each prompt is, which otherwise dominates the reward of a small planner. Checkpoints
+(head, Adam state, sampling RNG, position) are one safetensors file written atomically, so a killed run
+resumes to exactly the head it would have reached.
 """
 
 from __future__ import annotations
@@ -50,14 +52,20 @@ class TrainSettings(BaseModel):
     batch_size: int = Field(default=8, ge=1, le=4096, description="Prompts per update (PromptPG: 20).")
     lr: float = Field(default=1e-3, gt=0, le=1, description="Adam learning rate of the head (PromptPG: 1e-3).")
     seed: int = Field(default=0, ge=0, description="Seed of the epoch order and of the demonstration draws.")
-    baseline: Literal["batch", "running"] = Field(default="batch", description="Baseline subtracted from each reward.")
+    samples: int = Field(default=1, ge=1, le=64, description="Demonstration draws per prompt and update.")
+    baseline: Literal["batch", "running", "prompt"] = Field(
+        default="batch", description="Baseline subtracted from each reward: the batch mean, a running mean, or the mean "
+        "of the same prompt's other draws (needs samples >= 2).")
     momentum: float = Field(default=0.9, ge=0, lt=1, description="Decay of the running baseline.")
     checkpoint_every: int = Field(default=1, ge=1, description="Updates between checkpoints.")
 
     @model_validator(mode="after")
     def _batch_baseline_needs_a_batch(self) -> TrainSettings:
-        if self.baseline == "batch" and self.batch_size < 2:
-            raise ValueError("baseline 'batch' needs batch_size >= 2 (one prompt is its own mean: no gradient); use 'running'")
+        if self.baseline == "batch" and self.batch_size * self.samples < 2:
+            raise ValueError("baseline 'batch' needs batch_size >= 2 (one draw is its own mean: no gradient); use 'running' "
+                             "or samples >= 2")
+        if self.baseline == "prompt" and self.samples < 2:
+            raise ValueError("baseline 'prompt' needs samples >= 2 (it compares each draw with the prompt's other draws)")
         return self
 
 
@@ -181,17 +189,23 @@ def _update(selector: PolicySelector, queries: Sequence[str], candidates: Sequen
     """One REINFORCE update on the prompts ``batch``."""
     import torch
 
-    log_probs, rewards = [], []
+    log_probs, rewards, baselines = [], [], []
     for n in batch:
         considered, logits = selector.scores(queries[n], candidates)
-        positions, log_prob = draw(logits, k, generator)
-        chosen = [considered[i] for i in positions][::-1]  # most probable last, as ``select`` shows them
-        rewards.append(bounded(reward(n, chosen, state.step), "reward"))
-        log_probs.append(log_prob)
+        own = []
+        for _ in range(settings.samples):
+            positions, log_prob = draw(logits, k, generator)
+            chosen = [considered[i] for i in positions][::-1]  # most probable last, as ``select`` shows them
+            own.append(bounded(reward(n, chosen, state.step), "reward"))
+            log_probs.append(log_prob)
+        rewards += own
+        if settings.baseline == "prompt":  # leave-one-out: each draw against the prompt's other draws
+            baselines += [(sum(own) - r) / (len(own) - 1) for r in own]
     r = torch.tensor(rewards)
     mean = float(r.mean())
-    baseline = mean if settings.baseline == "batch" or state.baseline is None else state.baseline
-    loss = -((r - baseline) * torch.stack(log_probs)).mean()
+    if settings.baseline != "prompt":
+        baselines = [mean if settings.baseline == "batch" or state.baseline is None else state.baseline] * len(rewards)
+    loss = -((r - torch.tensor(baselines)) * torch.stack(log_probs)).mean()
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -199,7 +213,7 @@ def _update(selector: PolicySelector, queries: Sequence[str], candidates: Sequen
         state.baseline = mean if state.baseline is None else settings.momentum * state.baseline + (1 - settings.momentum) * mean
     state.step += 1
     state.position += len(batch)
-    state.history.append({"step": state.step, "reward": mean, "baseline": baseline})
+    state.history.append({"step": state.step, "reward": mean, "baseline": sum(baselines) / len(baselines)})
 
 
 def _fingerprint(queries: Sequence[str], candidates: Sequence[str], k: int) -> dict[str, Any]:

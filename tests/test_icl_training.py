@@ -57,15 +57,32 @@ def test_plan_reward_is_bounded():
     assert plan_reward(one, one) == 1.0  # no event pairs: the order term is left out, not counted as 0
 
 
-@pytest.mark.parametrize("baseline", ["batch", "running"])
-def test_reinforce_moves_probability_toward_the_rewarded_demo(tmp_path, encoder, baseline):
+@pytest.mark.parametrize(("baseline", "samples"), [("batch", 1), ("running", 1), ("prompt", 2)])
+def test_reinforce_moves_probability_toward_the_rewarded_demo(tmp_path, encoder, baseline, samples):
     selector = policy(encoder)
     before = mean_probability(selector, GOOD)
-    settings = TrainSettings(epochs=6, batch_size=4, lr=0.02, seed=0, baseline=baseline, checkpoint_every=100)
+    settings = TrainSettings(epochs=6, batch_size=4, lr=0.02, seed=0, baseline=baseline, samples=samples, checkpoint_every=100)
     state = train_policy(selector, QUERIES, POOL, pays_for_good, 2, settings, tmp_path)
     assert state.step == 18 and len(state.history) == 18
     assert mean_probability(selector, GOOD) > before + 0.2
     assert (tmp_path / POLICY).is_file() and (tmp_path / CHECKPOINT).is_file()
+
+
+def test_the_prompt_baseline_ignores_how_hard_a_prompt_is(tmp_path, encoder):
+    """A reward that depends on the prompt only says nothing about the demonstrations: compared with the
+    prompt's other draws it gives no gradient at all, while against the batch mean it moves the head."""
+
+    def prompt_difficulty(example: int, chosen: list[int], step: int) -> float:
+        return example / len(QUERIES)
+
+    moved = {}
+    for baseline in ("prompt", "batch"):
+        selector = policy(encoder)
+        settings = TrainSettings(epochs=2, batch_size=4, lr=0.02, seed=0, baseline=baseline, samples=3)
+        state = train_policy(selector, QUERIES, POOL, prompt_difficulty, 2, settings, tmp_path / baseline)
+        assert state.step == 6
+        moved[baseline] = float((selector.head.weight.detach() - torch.eye(16)).abs().max())
+    assert moved["prompt"] == 0.0 and moved["batch"] > 0.01
 
 
 def test_training_is_deterministic_and_resumes_exactly(tmp_path, encoder):
@@ -182,3 +199,6 @@ def test_a_batch_baseline_needs_a_batch():
     with pytest.raises(ValueError, match="baseline 'batch' needs batch_size >= 2"):
         TrainSettings(batch_size=1)
     assert TrainSettings(batch_size=1, baseline="running").batch_size == 1
+    assert TrainSettings(batch_size=1, samples=2).samples == 2
+    with pytest.raises(ValueError, match="baseline 'prompt' needs samples >= 2"):
+        TrainSettings(baseline="prompt")

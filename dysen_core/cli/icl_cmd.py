@@ -34,7 +34,9 @@ def train(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Prompts per update.")] = 8,
     lr: Annotated[float, typer.Option("--lr", help="Adam learning rate of the head.")] = 1e-3,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the epoch order and the draws.")] = 0,
-    baseline: Annotated[str, typer.Option("--baseline", help="Reward baseline: batch or running.")] = "batch",
+    samples: Annotated[int, typer.Option("--samples", help="Demonstration draws per prompt and update.")] = 1,
+    baseline: Annotated[str, typer.Option(
+        "--baseline", help="Reward baseline: batch, running, or prompt (the prompt's other draws; --samples >= 2).")] = "batch",
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", help="Updates between checkpoints.")] = 1,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out where it stopped.")] = False,
 ) -> None:
@@ -45,7 +47,7 @@ def train(
     from ..icl_training import ChosenDemos, PlanningReward, TrainSettings, train_policy
     from ..io import write_json_atomic
 
-    settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, baseline=baseline,
+    settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, samples=samples, baseline=baseline,
                              checkpoint_every=checkpoint_every)
     examples = load_pool(train_file, PlanningDemo)
     if not examples:
