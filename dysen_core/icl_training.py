@@ -60,7 +60,7 @@ class TrainSettings(BaseModel):
     checkpoint_every: int = Field(default=1, ge=1, description="Updates between checkpoints.")
 
     @model_validator(mode="after")
-    def _batch_baseline_needs_a_batch(self) -> TrainSettings:
+    def _baseline_has_draws_to_compare(self) -> TrainSettings:
         if self.baseline == "batch" and self.batch_size * self.samples < 2:
             raise ValueError("baseline 'batch' needs batch_size >= 2 (one draw is its own mean: no gradient); use 'running' "
                              "or samples >= 2")
@@ -189,22 +189,19 @@ def _update(selector: PolicySelector, queries: Sequence[str], candidates: Sequen
     """One REINFORCE update on the prompts ``batch``."""
     import torch
 
-    log_probs, rewards, baselines = [], [], []
+    log_probs, groups = [], []
     for n in batch:
         considered, logits = selector.scores(queries[n], candidates)
-        own = []
+        group = []
         for _ in range(settings.samples):
             positions, log_prob = draw(logits, k, generator)
             chosen = [considered[i] for i in positions][::-1]  # most probable last, as ``select`` shows them
-            own.append(bounded(reward(n, chosen, state.step), "reward"))
+            group.append(bounded(reward(n, chosen, state.step), "reward"))
             log_probs.append(log_prob)
-        rewards += own
-        if settings.baseline == "prompt":  # leave-one-out: each draw against the prompt's other draws
-            baselines += [(sum(own) - r) / (len(own) - 1) for r in own]
-    r = torch.tensor(rewards)
+        groups.append(group)
+    r = torch.tensor([x for group in groups for x in group])
     mean = float(r.mean())
-    if settings.baseline != "prompt":
-        baselines = [mean if settings.baseline == "batch" or state.baseline is None else state.baseline] * len(rewards)
+    baselines = _baselines(groups, mean, settings, state)
     loss = -((r - torch.tensor(baselines)) * torch.stack(log_probs)).mean()
     optimizer.zero_grad()
     loss.backward()
@@ -214,6 +211,15 @@ def _update(selector: PolicySelector, queries: Sequence[str], candidates: Sequen
     state.step += 1
     state.position += len(batch)
     state.history.append({"step": state.step, "reward": mean, "baseline": sum(baselines) / len(baselines)})
+
+
+def _baselines(groups: list[list[float]], mean: float, settings: TrainSettings, state: TrainState) -> list[float]:
+    """The baseline of every draw (``groups``: the rewards of each prompt's draws): the batch mean, the running
+    mean, or leave-one-out, each draw against the mean of its prompt's other draws."""
+    if settings.baseline == "prompt":
+        return [(sum(group) - x) / (len(group) - 1) for group in groups for x in group]
+    value = mean if settings.baseline == "batch" or state.baseline is None else state.baseline
+    return [value] * sum(len(group) for group in groups)
 
 
 def _fingerprint(queries: Sequence[str], candidates: Sequence[str], k: int) -> dict[str, Any]:
