@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from dysen_core.cli.icl_cmd import build_client, build_planner, build_text_encoder, icl_config
-from dysen_core.icl_training import ChosenDemos, PlanningReward, TrainSettings, evaluate, train_policy
+from dysen_core.icl_rewards import ChosenDemos, PlanningReward
+from dysen_core.icl_training import TrainSettings, evaluate, train_policy
 from dysen_core.io import write_json_atomic
 from dysen_core.policy_selector import PolicySelector
 from dysen_core.shapes.plans import planning_sets, write_demos

@@ -30,7 +30,10 @@ DEFAULT_PRESET = "default"
 FULL_VARIANT = "full"
 FULL_DESCRIPTION = "The full model: the base config itself"
 _MISSING = object()
-STAGES = ("llm", "demo_selector", "planner", "dsg_builder", "imaginer", "text_encoder", "graph_encoder", "backbone")
+STAGES = ("llm", "demo_selector", "planner", "dsg_builder", "imaginer", "imagination_selector", "text_encoder", "graph_encoder",
+          "backbone")
+STAGE_KINDS = {"imagination_selector": "demo_selector"}
+"""Config sections whose component is of another kind than the section's name."""
 """Config sections that name a component, in pipeline order; each is also a component kind."""
 
 Origins = dict[tuple[str, ...], str]  # key path -> the file (or override) that set it
@@ -83,6 +86,9 @@ class RunConfig(BaseModel):
     planner: ComponentRef | None = Field(default=None, description="Step I; null disables Dysen.")
     dsg_builder: ComponentRef = Field(default_factory=lambda: ComponentRef(name="skeleton"), description="Step II.")
     imaginer: ComponentRef | None = Field(default=None, description="Step III; null means no imagination.")
+    imagination_selector: ComponentRef | None = Field(
+        default=None, description="Chooses Step III's demonstrations (a demo_selector, e.g. a policy trained with "
+        "`dysen icl train --reward imagination`); null: the demo_selector's choice.")
     text_encoder: ComponentRef | None = Field(default=None, description="Embeds prompts and DSG labels.")
     graph_encoder: ComponentRef | None = Field(default=None, description="Encodes DSGs (RGTrm, RGNN).")
     backbone: ComponentRef | None = Field(default=None, description="The video diffusion model.")
@@ -206,15 +212,17 @@ def resolve(config: RunConfig, registry: Registry, *, strict: bool = False) -> t
         ref: ComponentRef | None = getattr(config, stage)
         if ref is None:
             continue
-        if ref.name not in registry.names(stage):
+        kind = STAGE_KINDS.get(stage, stage)
+        if ref.name not in registry.names(kind):
             if strict:
-                registry.get(stage, ref.name)  # raises the unknown-component error listing what exists
+                registry.get(kind, ref.name)  # raises the unknown-component error listing what exists
             notes.append(f"{stage} {ref.name!r} is not installed; its options are shown unvalidated")
             continue
         try:
-            options = registry.options(stage, ref.name, ref.options).model_dump(mode="json")
+            options = registry.options(kind, ref.name, ref.options).model_dump(mode="json")
         except ConfigError as exc:
-            raise ConfigError(redact(f"{exc}\n  (options set in {config.option_origin(stage, str(exc))})")) from None
+            message = str(exc).replace(f"{kind}.options.", f"{stage}.options.")  # the key as the config spells it
+            raise ConfigError(redact(f"{message}\n  (options set in {config.option_origin(stage, message)})")) from None
         updates[stage] = ComponentRef(name=ref.name, options=options)
     resolved = config.model_copy(update=updates)
     resolved._origins = config._origins

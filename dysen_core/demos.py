@@ -1,4 +1,5 @@
-"""In-context demonstrations with gold annotations for the three LLM tasks (paper §4.1, App. A.3, Figs. 12–14).
+"""In-context demonstrations with gold annotations for the three LLM tasks (paper §4.1, App. A.3, Figs. 12–14),
+and gold DSGs for scoring Step III.
 
 A pool is a JSONL file, one demonstration a line. The shipped pools live in ``dysen_core/demos/``.
 """
@@ -12,7 +13,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .datamodel import ActionPlan, SceneGraph
+from .datamodel import ActionPlan, DynamicSceneGraph, SceneGraph
 from .errors import InputError
 from .io import read_text, validation_lines
 
@@ -42,6 +43,13 @@ class ImaginationDemo(_Demo):
     current: SceneGraph = Field(description="The skeleton scene graph to enrich.")
     next: SceneGraph | None = Field(description="The next skeleton scene graph (None at the end).")
     output: SceneGraph = Field(description="The enriched current scene graph; it replaces `current`.")
+
+
+class DSGDemo(_Demo):
+    """A prompt's gold plan and gold DSG: what Step III's imagination reward scores against (RL-based ICL)."""
+
+    plan: ActionPlan = Field(description="The gold action plan; its prompt is the example's prompt.")
+    dsg: DynamicSceneGraph = Field(description="The gold DSG, e.g. one scene graph per video frame.")
 
 
 class PolishDemo(_Demo):

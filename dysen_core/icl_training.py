@@ -1,8 +1,9 @@
 """REINFORCE training of the ``policy`` demonstration selector (RL-based ICL, paper §5.5; PromptPG-style).
 
-For each training prompt the policy draws D demonstrations without replacement, Step I plans the prompt
-with them through the ordinary planner and LLM client (so a repeated choice is a cache hit, never a new
-call), and the plan is scored against gold by a bounded reward r ∈ [0, 1]. The head is updated with
+For each training example the policy draws D demonstrations without replacement, Step I (or Step III) runs
+with them through the ordinary planner (or imaginer) and LLM client, so a repeated choice is a cache hit,
+never a new call, and the result is scored against gold by a bounded reward r ∈ [0, 1] (``icl_rewards``).
+The head is updated with
 
     loss = −mean_b (r_b − baseline) · log π(demos_b | prompt_b)
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -25,22 +25,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .checkpoints import optimizer_state, optimizer_tensors
-from .datamodel import ActionPlan
-from .demos import PlanningDemo
-from .errors import ConfigError, InputError, PlanParseError
-from .metrics.matching import match_events, time_iou
+from .demos import DSGDemo, PlanningDemo
+from .errors import ConfigError, InputError
+from .icl_rewards import Reward, bounded, dsg_reward, imagine, plan_or_none, plan_reward
 from .metrics.plan_accuracy import PlanAccuracy
+from .metrics.trirec import TriRecCounts
 from .policy_selector import PolicySelector, draw, head_metadata, head_tensors, save_head
 
 CHECKPOINT = "checkpoint.safetensors"
 POLICY = "policy.safetensors"
-
-Reward = Callable[[int, list[int], int], float]
-"""``reward(example, chosen, step)``: how good showing candidates ``chosen`` (most relevant last) was for training
-example ``example`` at update ``step``, in [0, 1]."""
-
-VideoReward = Callable[[str, ActionPlan], float]
-"""``video_reward(prompt, plan)`` in [0, 1]: e.g. render the plan with a trained backbone and score the video."""
 
 
 class TrainSettings(BaseModel):
@@ -79,73 +72,6 @@ class TrainState(BaseModel):
     position: int = Field(default=0, description="Prompts of the current epoch already trained on.")
     baseline: float | None = Field(default=None, description="The running baseline (baseline: running).")
     history: list[dict[str, float]] = Field(default_factory=list, description="Per update: step, mean reward, baseline.")
-
-
-def plan_reward(predicted: ActionPlan | None, gold: ActionPlan) -> float:
-    """One plan's reward in [0, 1]: the mean of its triplet accuracy, temporal-order accuracy (when gold has
-    two events or more) and timing IoU of matched events, each over max(|gold|, |predicted|) slots."""
-    metric = PlanAccuracy()
-    metric.update(predicted, gold)
-    scores = metric.compute()
-    events = predicted.events if predicted is not None else []
-    slots = max(len(gold.events), len(events))
-    match = match_events(gold.events, events, exact=False)
-    g_span = max(e.end for e in gold.events)
-    p_span = max((e.end for e in events), default=1)
-    iou = sum(time_iou(gold.events[i], g_span, events[j], p_span) for i, j in match.pairs) / slots
-    terms = [scores["triplet_accuracy"], scores["temporal_order"], iou]
-    return sum(t for t in terms if not math.isnan(t)) / sum(not math.isnan(t) for t in terms)
-
-
-class ChosenDemos:
-    """A selector that returns the indices it was handed: the trainer chooses, the planner asks it."""
-
-    name = "chosen"
-
-    def __init__(self) -> None:
-        self.indices: list[int] = []
-
-    def select(self, query: str, candidates: Sequence[str], k: int) -> list[int]:
-        return self.indices[-k:] if k else []
-
-
-def plan_or_none(planner, prompt: str) -> ActionPlan | None:
-    """Step I's plan, or ``None`` when the LLM gave no valid plan (scored as an empty plan)."""
-    try:
-        return planner.plan(prompt)
-    except PlanParseError:
-        return None
-
-
-class PlanningReward:
-    """The reward of a demonstration choice: Step I with those demonstrations, scored by ``plan_reward``.
-
-    With ``video`` set, every ``video_every``-th update mixes in a video-level reward:
-    r = (1 − w) · r_plan + w · video(prompt, plan), for users with a trained backbone.
-    """
-
-    def __init__(self, planner, chosen: ChosenDemos, train: Sequence[PlanningDemo], *, video: VideoReward | None = None,
-                 video_every: int = 10, video_weight: float = 0.5):
-        if not 0 <= video_weight <= 1 or video_every < 1:
-            raise ConfigError(f"video_weight must be in [0, 1] and video_every >= 1, got {video_weight} and {video_every}")
-        self.planner, self.chosen, self.train = planner, chosen, train
-        self.video, self.video_every, self.video_weight = video, video_every, video_weight
-
-    def __call__(self, example: int, chosen: list[int], step: int) -> float:
-        gold = self.train[example].plan
-        self.chosen.indices = chosen
-        plan = plan_or_none(self.planner, gold.prompt)
-        reward = plan_reward(plan, gold)
-        if self.video is not None and plan is not None and step % self.video_every == 0:
-            reward = (1 - self.video_weight) * reward + self.video_weight * bounded(self.video(gold.prompt, plan), "video reward")
-        return reward
-
-
-def bounded(value: float, what: str) -> float:
-    """``value`` if it is a number in [0, 1]; anything else is a ConfigError (rewards must be bounded)."""
-    if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{what} must be a number in [0, 1], got {value!r}")
-    return float(value)
 
 
 def train_policy(selector: PolicySelector, queries: Sequence[str], candidates: Sequence[str], reward: Reward, k: int,
@@ -271,3 +197,17 @@ def evaluate(planner, gold: Sequence[PlanningDemo], progress: Callable[[], None]
         if progress is not None:
             progress()
     return {**metric.compute(), "reward": sum(rewards) / len(rewards) if rewards else float("nan"), "failed": failed}
+
+
+def evaluate_imagination(builder, imaginer, gold: Sequence[DSGDemo], frames: int,
+                         progress: Callable[[], None] | None = None) -> dict[str, float]:
+    """TriRec (eq. 13) of Step III's DSGs, each imagined on a gold plan's skeleton, against the gold DSGs: pooled
+    over frames (``trirec``, the imagination reward's mean over frames), per video, and the mean reward."""
+    counts, rewards = TriRecCounts(), []
+    for demo in gold:
+        dsg = imagine(builder, imaginer, demo.plan, frames)
+        counts.add(dsg, demo.dsg)
+        rewards.append(dsg_reward(dsg, demo.dsg))
+        if progress is not None:
+            progress()
+    return {**counts.scores(), "reward": sum(rewards) / len(rewards) if rewards else float("nan")}

@@ -75,6 +75,9 @@ class SceneManager:
         needed = self._needs("planner") | (self._needs("imaginer") if config.imaginer else set())
         if "demo_selector" in needed and config.demo_selector is not None:
             needed |= self._needs("demo_selector")
+        own = config.imagination_selector if config.imaginer and "demo_selector" in self._needs("imaginer") else None
+        if own is not None:  # Step III chooses its demonstrations with a selector of its own
+            needed |= self.registry.requires("demo_selector", own.name)
         # one SQLite file holds the answers and the vectors that chose their demonstrations
         wants_cache = config.llm_client.cache_mode != "off" and bool(needed & {"llm", "text_encoder"})
         cache = self._cache = LLMCache(config.llm_client.cache_path or default_cache_path()) if wants_cache else None
@@ -91,7 +94,9 @@ class SceneManager:
         self.builder = self._create("dsg_builder", built)
         self.selector = built.get("demo_selector")
         self.planner = self._create("planner", built)
-        self.imaginer = self._create("imaginer", built) if config.imaginer is not None else None
+        self.imagination_selector = self.registry.create("demo_selector", own.name, own.options, **built) if own else None
+        imaginer_deps = {**built, "demo_selector": self.imagination_selector} if own else built
+        self.imaginer = self._create("imaginer", imaginer_deps) if config.imaginer is not None else None
         self.temporal_check = TemporalCheck(config.temporal_check) if config.temporal_check.enabled else None
 
     def run(self, prompt: str, *, plan_only: bool = False) -> PlanResult:
@@ -120,7 +125,8 @@ class SceneManager:
         result.manifest = {
             "dysen_version": core_version(),
             "config": self.config.description,
-            "components": {stage: ref.name for stage in ("llm", "demo_selector", "planner", "dsg_builder", "imaginer")
+            "components": {stage: ref.name for stage in ("llm", "demo_selector", "planner", "dsg_builder", "imaginer",
+                                                         "imagination_selector")
                            if (ref := getattr(self.config, stage)) is not None},
             "llm": self.llm.cache_identity() if self.llm is not None else None,
             "llm_requests": self._counting.requests if self._counting is not None else 0,
@@ -134,11 +140,11 @@ class SceneManager:
                  on_result: Callable[[int, PlanResult], None] | None = None) -> list[PlanResult]:
         """``run`` over ``prompts`` in chunks; a selector with ``prefetch`` embeds each chunk's queries at once."""
         results: list[PlanResult] = []
-        prefetch = getattr(self.selector, "prefetch", None)
+        prefetches = [f for s in (self.selector, self.imagination_selector) if (f := getattr(s, "prefetch", None))]
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             for first in range(0, len(prompts), CHUNK):
                 chunk = prompts[first : first + CHUNK]
-                if prefetch is not None:
+                for prefetch in prefetches:
                     prefetch(chunk)
                 for n, result in enumerate(pool.map(partial(self.run, plan_only=plan_only), chunk), start=first):
                     if on_result is not None:

@@ -15,7 +15,7 @@ ABLATIONS = {
     "no-dysen": {"llm", "demo_selector", "planner", "imaginer", "graph_encoder"},
     "no-imagination": {"imaginer"},
     "no-swc": {"imaginer"},
-    "no-rl-icl": {"demo_selector"},
+    "no-rl-icl": {"demo_selector", "imagination_selector"},
     "rgnn": {"graph_encoder"},
 }
 
@@ -49,7 +49,8 @@ def test_ablation_details():
     assert load_config(preset="no-swc").imaginer.options["sliding_window"] is False
     assert load_config(preset="no-swc").imaginer.options["polish"] is True
     assert load_config(preset="no-imagination").imaginer is None
-    assert load_config(preset="no-rl-icl").demo_selector.model_dump() == {"name": "random", "options": {}}
+    no_rl = load_config(preset="no-rl-icl")
+    assert no_rl.demo_selector.model_dump() == no_rl.imagination_selector.model_dump() == {"name": "random", "options": {}}
     rgnn = load_config(preset="rgnn").graph_encoder
     assert rgnn.name == "rgnn" and rgnn.options == {"layers": 12, "heads": 8, "width": 768, "dropout": 0.3}  # RGTrm's size, listed
 

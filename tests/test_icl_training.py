@@ -15,7 +15,8 @@ from dysen_core.cli.icl_cmd import build_client, build_planner, icl_config
 from dysen_core.datamodel import ActionPlan, Event
 from dysen_core.demos import PlanningDemo, load_pool
 from dysen_core.errors import ConfigError, InputError
-from dysen_core.icl_training import CHECKPOINT, POLICY, ChosenDemos, PlanningReward, TrainSettings, plan_reward, train_policy
+from dysen_core.icl_rewards import ChosenDemos, PlanningReward, plan_reward
+from dysen_core.icl_training import CHECKPOINT, POLICY, TrainSettings, train_policy
 from dysen_core.policy_selector import PolicySelector
 from dysen_core.registry import Registry
 from dysen_core.shapes.plans import planning_sets, write_demos
