@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from dysen_plugin_backbone_vdm.diffusion import denoising_loss, latent_foreground
+from dysen_plugin_backbone_vdm.diffusion import DiffusionOptions, denoising_loss, latent_foreground, latent_motion, loss_weight
 
 from dysen_core.cli import run
 from dysen_core.config import load_config
@@ -180,10 +180,27 @@ def test_the_latent_foreground_is_the_cells_a_shape_touches(shapes):
     assert 0 < latent_foreground(clip, (12, 12)).mean() < 0.3  # a data clip: its shapes' cells, a few of all
 
 
-def test_stage_two_trains_with_the_shapes_cells_weighted(tmp_path, shapes):
+def test_the_latent_motion_is_the_cells_that_change_between_neighbouring_frames():
+    video = torch.full((1, 3, 3, 48, 48), -0.5)  # a square steps 4 px right between frames 0 and 1, then stays
+    video[:, 0, :, 8:16, 8:16] = 0.7
+    video[:, 1:, :, 8:16, 12:20] = 0.7
+    mask = latent_motion(video, (12, 12))
+    assert mask.shape == (1, 1, 3, 12, 12)
+    moved = [[r, c] for r in (2, 3) for c in (2, 4)]  # pixels 8-11 left, 16-19 gained: columns of cells 2 and 4
+    assert mask[0, 0, 0].nonzero().tolist() == moved and mask[0, 0, 1].nonzero().tolist() == moved
+    assert mask[0, 0, 2].sum() == 0  # the last frame equals the one before: nothing changes around it
+    opts = DiffusionOptions(foreground_weight=10, motion_weight=5)
+    weight = loss_weight(video, (12, 12), opts)
+    assert weight[0, 0, 0, 2, 2] == 16 and weight[0, 0, 0, 2, 3] == 11 and weight[0, 0, 0, 0, 0] == 1
+    assert weight[0, 0, 2, 2, 4] == 11  # a shape's cell that does not change: the foreground weight only
+    assert loss_weight(video, (12, 12), DiffusionOptions()) is None  # eq. 1 as written
+
+
+@pytest.mark.parametrize("option", ["foreground_weight", "motion_weight"])
+def test_stage_two_trains_with_the_shapes_cells_weighted(tmp_path, shapes, option):
     data = examples(shapes)
     plain = tiny("backbone.options.training.steps=2").fit("vdm", data, tmp_path / "plain", progress=False)
-    weighted = tiny("backbone.options.training.steps=2", "backbone.options.diffusion.foreground_weight=10")
+    weighted = tiny("backbone.options.training.steps=2", f"backbone.options.diffusion.{option}=10")
     result = weighted.fit("vdm", data, tmp_path / "weighted", progress=False)
     assert np.isfinite(result.final_loss) and result.final_loss != plain.final_loss
 

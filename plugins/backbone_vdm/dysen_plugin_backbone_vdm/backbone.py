@@ -29,7 +29,7 @@ from dysen_core.video import from_uint8, to_uint8
 
 from . import checkpoint as ckpt
 from .autoencoder import AutoencoderOptions, FrameAutoencoder
-from .diffusion import DiffusionOptions, denoising_loss, drop_mask, latent_foreground, sample, training_scheduler
+from .diffusion import DiffusionOptions, denoising_loss, drop_mask, loss_weight, sample, training_scheduler
 from .shipped_model import resolve_checkpoint
 from .training import TrainResult, TrainSettings, train
 from .unet import UNet3D, UNetConfig, UNetSizes
@@ -263,7 +263,7 @@ class _AutoencoderStage(nn.Module):
 
 class _DenoiserStage(nn.Module):
     """Stages II-III: eq. 1 on the UNet and the graph encoder, with text and DSG dropped independently (CFG),
-    the shapes' latent cells weighted by 1 + ``foreground_weight``."""
+    the shapes' latent cells weighted by 1 + ``foreground_weight`` and the changing ones by ``motion_weight`` more."""
 
     def __init__(self, backbone: LatentVDM):
         super().__init__()
@@ -286,7 +286,7 @@ class _DenoiserStage(nn.Module):
             video = batch["video"].to(device)
             z0 = vdm.autoencoder.encode(video, generator=generator)
             tokens, mask = vdm.text_encoder.tokens(batch["captions"])
-            weight = 1.0 + opts.foreground_weight * latent_foreground(video, z0.shape[-2:]) if opts.foreground_weight else None
+            weight = loss_weight(video, z0.shape[-2:], opts)
         b, frames = z0.shape[0], z0.shape[2]
         drop_text = drop_mask(b, opts.text_drop, generator, device)
         text = self.unet.text_context(tokens.to(device), mask.to(device), frames, drop=drop_text)

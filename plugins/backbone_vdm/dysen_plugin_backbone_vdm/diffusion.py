@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
-from .autoencoder import foreground
+from .autoencoder import FOREGROUND_TOLERANCE, foreground
 from .layers import CrossContext
 from .unet import UNet3D
 
@@ -39,6 +39,10 @@ class DiffusionOptions(BaseModel):
     foreground_weight: float = Field(
         default=0.0, ge=0.0, description="Weight the noise error of the latent cells that hold a shape by 1 + this "
         "(Stage I's foreground_weight, in latent space; not in the paper); 0: eq. 1 as written.")
+    motion_weight: float = Field(
+        default=0.0, ge=0.0, description="Weight the noise error of the latent cells whose pixels change from the "
+        "previous or to the next frame by 1 + this, on top of foreground_weight (where the actions are; not in the "
+        "paper); 0: eq. 1 as written.")
 
 
 def training_scheduler(opts: DiffusionOptions):
@@ -87,6 +91,30 @@ def latent_foreground(video: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
     b, f = video.shape[:2]
     mask = F.adaptive_max_pool2d(foreground(video.flatten(0, 1)), size)  # (B·F, 1, h, w)
     return mask.view(b, f, 1, *size).transpose(1, 2)
+
+
+def latent_motion(video: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Mask (B, 1, F, h, w) of the latent cells of ``size`` where ``video`` (B, F, 3, H, W) changes from the
+    previous frame or to the next one: where shapes move, jump, grow, spin, appear or change colour."""
+    b, f = video.shape[:2]
+    step = ((video[:, 1:] - video[:, :-1]).abs().amax(dim=2, keepdim=True) > FOREGROUND_TOLERANCE).to(video.dtype)
+    changed = torch.zeros(b, f, 1, *video.shape[-2:], dtype=video.dtype, device=video.device)
+    changed[:, 1:] = step
+    changed[:, :-1] = torch.maximum(changed[:, :-1], step)
+    mask = F.adaptive_max_pool2d(changed.flatten(0, 1), size)  # (B·F, 1, h, w)
+    return mask.view(b, f, 1, *size).transpose(1, 2)
+
+
+def loss_weight(video: torch.Tensor, size: tuple[int, int], opts: DiffusionOptions) -> torch.Tensor | None:
+    """Each latent cell's weight in eq. 1: 1 + foreground_weight · shape + motion_weight · change; None when both are 0."""
+    if not (opts.foreground_weight or opts.motion_weight):
+        return None
+    weight = torch.ones(1, dtype=video.dtype, device=video.device)
+    if opts.foreground_weight:
+        weight = weight + opts.foreground_weight * latent_foreground(video, size)
+    if opts.motion_weight:
+        weight = weight + opts.motion_weight * latent_motion(video, size)
+    return weight
 
 
 def drop_mask(batch: int, chance: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:
