@@ -162,8 +162,7 @@ def shapes_data(
 
     if wording not in ("varied", "plain"):
         raise InputError(f"--wording must be varied or plain, got {wording!r}")
-    builder = build_builder(load_config(config, preset=preset if config or preset else "local-icl", overrides=list(override or [])),
-                            get_registry())
+    builder = build_builder(load_config(config, preset=icl_preset(config, preset), overrides=list(override or [])), get_registry())
     sets = {**planning_sets(seed, pool, train_count, dev, wording=wording),
             **{f"imagination-{name}": demos
                for name, demos in imagination_sets(seed, pool, train_count, dev, builder, wording=wording).items()}}
@@ -177,9 +176,7 @@ def icl_config(config: Path | None, preset: str | None, override: list[str] | No
     from ..config import ComponentRef, load_config
     from ..registry import get_registry
 
-    if config is None and preset is None:
-        preset = "local-icl"  # demonstration selection needs a planner that is shown demonstrations
-    run_config = load_config(config, preset=preset, overrides=list(override or []))
+    run_config = load_config(config, preset=icl_preset(config, preset), overrides=list(override or []))
     if llm is not None and (run_config.llm is None or run_config.llm.name != llm):
         run_config = run_config.model_copy(update={"llm": ComponentRef(name=llm)})
     if run_config.planner is None or run_config.llm is None:
@@ -193,6 +190,11 @@ def icl_config(config: Path | None, preset: str | None, override: list[str] | No
         raise ConfigError("the planner in this config shows no demonstrations (planner.options.num_demos is 0, as for "
                           "the default preset's tuned planner); use --preset local-icl or set planner.options.num_demos")
     return run_config, get_registry()
+
+
+def icl_preset(config: Path | None, preset: str | None) -> str | None:
+    """The preset to load: without --config or --preset, local-icl (a planner that is shown demonstrations)."""
+    return preset if config is not None or preset is not None else "local-icl"
 
 
 def load_examples(path: Path, step: str) -> tuple:

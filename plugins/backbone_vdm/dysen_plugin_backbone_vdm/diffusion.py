@@ -88,21 +88,24 @@ def denoising_loss(unet: UNet3D, z0: torch.Tensor, text: CrossContext, graph: Cr
 
 def latent_foreground(video: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Mask (B, 1, F, h, w) of the latent cells of ``size`` that a shape of ``video`` (B, F, 3, H, W) touches."""
-    b, f = video.shape[:2]
-    mask = F.adaptive_max_pool2d(foreground(video.flatten(0, 1)), size)  # (B·F, 1, h, w)
-    return mask.view(b, f, 1, *size).transpose(1, 2)
+    return _latent_cells(foreground(video.flatten(0, 1)).unflatten(0, video.shape[:2]), size)
 
 
 def latent_motion(video: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Mask (B, 1, F, h, w) of the latent cells of ``size`` where ``video`` (B, F, 3, H, W) changes from the
     previous frame or to the next one: where shapes move, jump, grow, spin, appear or change colour."""
-    b, f = video.shape[:2]
     step = ((video[:, 1:] - video[:, :-1]).abs().amax(dim=2, keepdim=True) > FOREGROUND_TOLERANCE).to(video.dtype)
-    changed = torch.zeros(b, f, 1, *video.shape[-2:], dtype=video.dtype, device=video.device)
+    changed = torch.zeros(*video.shape[:2], 1, *video.shape[-2:], dtype=video.dtype, device=video.device)
     changed[:, 1:] = step
     changed[:, :-1] = torch.maximum(changed[:, :-1], step)
-    mask = F.adaptive_max_pool2d(changed.flatten(0, 1), size)  # (B·F, 1, h, w)
-    return mask.view(b, f, 1, *size).transpose(1, 2)
+    return _latent_cells(changed, size)
+
+
+def _latent_cells(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A pixel mask (B, F, 1, H, W) max-pooled onto the latent grid ``size``, as (B, 1, F, h, w)."""
+    b, f = mask.shape[:2]
+    pooled = F.adaptive_max_pool2d(mask.flatten(0, 1), size)  # (B·F, 1, h, w)
+    return pooled.view(b, f, 1, *size).transpose(1, 2)
 
 
 def loss_weight(video: torch.Tensor, size: tuple[int, int], opts: DiffusionOptions) -> torch.Tensor | None:
