@@ -73,6 +73,18 @@ def test_temporal_attention_never_sees_the_future():
     assert not torch.allclose(a[j:], b[j:])
 
 
+def test_bidirectional_temporal_attention_lets_every_frame_see_every_frame():
+    torch.manual_seed(0)
+    block = randomize_zero_init(TemporalAttention(16, 2, 16, 4, causal=False))
+    x = torch.randn(8, 16, 3, 3)
+    changed = x.clone()
+    changed[7] += torch.randn(16, 3, 3) * 5  # the last frame
+    a, b = block(x, 8), block(changed, 8)
+    assert all(not torch.allclose(a[f], b[f]) for f in range(8))  # the first frame reads the last one too
+    unet = tiny(temporal_causal=False)
+    assert not any(m.causal for m in unet.modules() if isinstance(m, TemporalAttention))
+
+
 def test_fast_attention_matches_the_written_out_softmax():
     q, k, v = (torch.randn(3, 2, 6, 4, generator=torch.Generator().manual_seed(i)) for i in range(3))
     mask = causal_mask(6, torch.device("cpu"), torch.float32)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +94,18 @@ def test_temporal_attention_added_to_a_checkpoint_starts_as_the_identity(tmp_pat
     assert np.array_equal(backbone.generate(["x"], [dsg], seed=1)[0], inflated.generate(["x"], [dsg], seed=1)[0])
     with pytest.raises(InputError, match=r"unet.temporal_attention: checkpoint \[false, true\], config \[true, false\]"):
         tiny(f"backbone.options.checkpoint={folder}", "backbone.options.unet.temporal_attention=[true, false]")
+
+
+def test_a_causal_checkpoint_loads_into_bidirectional_temporal_attention(tmp_path, figure3_plan):
+    backbone = tiny()
+    with torch.no_grad():
+        for p in backbone.unet.parameters():
+            p.add_(torch.randn_like(p) * 0.05)  # the temporal layers' zero-initialised outputs act
+    folder = backbone.save_pretrained(tmp_path / "ckpt")
+    both_ways = tiny(f"backbone.options.checkpoint={folder}", "backbone.options.unet.temporal_causal=false")
+    assert all(torch.equal(a, b) for a, b in zip(backbone.unet.state_dict().values(), both_ways.unet.state_dict().values()))
+    dsg = build_skeleton(figure3_plan).with_frames(8)
+    assert not np.array_equal(backbone.generate(["x"], [dsg], seed=1)[0], both_ways.generate(["x"], [dsg], seed=1)[0])
 
 
 def test_bad_geometry_is_a_config_error():
@@ -203,6 +218,18 @@ def test_stage_two_trains_with_the_shapes_cells_weighted(tmp_path, shapes, optio
     weighted = tiny("backbone.options.training.steps=2", f"backbone.options.diffusion.{option}=10")
     result = weighted.fit("vdm", data, tmp_path / "weighted", progress=False)
     assert np.isfinite(result.final_loss) and result.final_loss != plain.final_loss
+
+
+def test_dysen_vdm_trains_under_bf16_autocast_on_cpu(tmp_path, shapes):
+    """The graph encoder's scatter of bf16 edge states into float32 node states once failed here."""
+    # a process of its own: accelerate keeps one mixed-precision setting per process
+    command = ["train", "--stage", "vdm", "--data", str(shapes), "-o", str(tmp_path / "run"), "--config", str(TINY),
+               "--set", "backbone.options.training.steps=2", "--set", "backbone.options.training.mixed_precision=bf16"]
+    done = subprocess.run([sys.executable, "-c", "from dysen_core.cli import main; main()", *command],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = _log(tmp_path / "run")
+    assert len(log) == 1 and np.isfinite(float(log[0]["loss"]))
 
 
 def _log(run: Path) -> list[dict]:

@@ -104,7 +104,8 @@ class LatentVDM:
                 graph |= settings.model_dump(include={"layers", "heads", "recurrent"})
         return {
             "component": self.name,
-            "unet": self.unet.cfg.model_dump(exclude={"gradient_checkpointing", "dropout"}),
+            # the temporal mask holds no weights: a causal model loads into a bidirectional config, to train on
+            "unet": self.unet.cfg.model_dump(exclude={"gradient_checkpointing", "dropout", "temporal_causal"}),
             "autoencoder": self.options.autoencoder.model_dump(include={"latent_channels", "block_channels", "layers_per_block"}),
             "text_encoder": {"name": self.text_encoder.name, "dim": self.text_encoder.dim},
             "graph_encoder": graph,

@@ -200,10 +200,12 @@ class SpatialTransformer(nn.Module):
 
 
 class TemporalAttention(nn.Module):
-    """Eq. 12: causal self-attention across frames at each spatial location (frame i sees frames j ≤ i)."""
+    """Eq. 12: causal self-attention across frames at each spatial location (frame i sees frames j ≤ i);
+    ``causal=False`` lets every frame see every frame."""
 
-    def __init__(self, width: int, heads: int, max_frames: int, groups: int):
+    def __init__(self, width: int, heads: int, max_frames: int, groups: int, causal: bool = True):
         super().__init__()
+        self.causal = causal
         self.norm = nn.GroupNorm(groups, width)
         self.position = nn.Parameter(torch.zeros(max_frames, width))  # learned frame positions
         self.attn = Attention(width, heads)
@@ -215,7 +217,7 @@ class TemporalAttention(nn.Module):
         b = bf // frames
         tokens = self.norm(x).view(b, frames, c, h * w).permute(0, 3, 1, 2).reshape(b * h * w, frames, c)  # (B·HW, F, C)
         tokens = tokens + self.position[:frames]
-        out = self.attn(tokens, mask=causal_mask(frames, x.device, tokens.dtype))
+        out = self.attn(tokens, mask=causal_mask(frames, x.device, tokens.dtype) if self.causal else None)
         out = out.view(b, h * w, frames, c).permute(0, 2, 3, 1).reshape(bf, c, h, w)
         return x + out
 

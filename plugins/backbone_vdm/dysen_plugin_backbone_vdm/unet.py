@@ -42,6 +42,11 @@ class UNetSizes(BaseModel):
         default=None, description="Which levels have causal temporal attention (eq. 12) (default: the attention levels; "
         "App. A.1: every level). Cheap: sequences of F frames per pixel.",
     )
+    temporal_causal: bool = Field(
+        default=True, description="Eq. 12's causal mask: frame i attends to frames j ≤ i. false: every frame attends to "
+        "every frame (not in the paper): denoised together, frames then read the same evidence, so the first frame "
+        "is not drawn as a lone image (docs/results.md).",
+    )
     layers_per_level: int = Field(default=2, ge=1, le=8, description="ResBlocks per level on the way down.")
     heads: int = Field(default=8, ge=1, description="Attention heads (every width must be a multiple).")
     max_frames: int = Field(default=16, ge=1, le=1024, description="Most frames; eq. 11 learns one affine per frame.")
@@ -89,7 +94,7 @@ class UNetBlock(nn.Module):
         super().__init__()
         self.res = ResBlock(cin, cout, temb_dim, cfg.max_frames, cfg.groups, cfg.dropout)
         self.spatial = SpatialTransformer(cout, cfg.heads, cfg.text_dim, cfg.graph_dim, cfg.groups) if attend else None
-        self.temporal = TemporalAttention(cout, cfg.heads, cfg.max_frames, cfg.groups) if temporal else None
+        self.temporal = TemporalAttention(cout, cfg.heads, cfg.max_frames, cfg.groups, cfg.temporal_causal) if temporal else None
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor, text: CrossContext, graph: CrossContext | None,
                 frames: int) -> torch.Tensor:

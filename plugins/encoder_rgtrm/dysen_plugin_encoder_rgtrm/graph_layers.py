@@ -40,6 +40,7 @@ class GraphEncoderModule(nn.Module):
         b, m, s, o = batch.edge_index.unbind(-1)  # (E,) each
         as_subject, as_object = self.incident(edges).chunk(2, dim=-1)  # (E, d) each
         h = nodes.unsqueeze(1).expand(B, M, N, -1)  # (B, M, N, d)
+        as_subject, as_object = as_subject.to(h.dtype), as_object.to(h.dtype)  # under autocast a Linear gives bf16
         h = h.index_put((b, m, s), as_subject, accumulate=True).index_put((b, m, o), as_object, accumulate=True)
         h = h * present  # (B, M, N, d): H^0_m
         for layer in self.layers:
