@@ -55,21 +55,25 @@ def main() -> None:
     graph = unet.graph_context(None, frames, b)
     alphas_cumprod = training_scheduler(backbone.options.diffusion).alphas_cumprod
     generator = torch.Generator().manual_seed(0)
-    noises = {step: torch.randn(z0.shape, generator=generator) for step in STEPS}
+
+    def clean_estimate(clean: torch.Tensor, step: int, noise: torch.Tensor) -> torch.Tensor:
+        """The UNet's estimate of the clean latents from ``clean`` noised to ``step``."""
+        abar = alphas_cumprod[step]
+        noisy = add_noise(clean, noise, torch.full((b,), step), alphas_cumprod)
+        return (noisy - (1 - abar).sqrt() * unet(noisy, torch.full((b,), step), text, graph)) / abar.sqrt()
+
     rows = []
-    for frame in (0, frames - 1):
-        other = z0.roll(1, dims=0)  # every frame of the previous clip ...
-        other[:, :, frame] = z0[:, :, frame]  # ... but the one measured
-        for step in STEPS:
-            t = torch.full((b,), step)
-            abar = alphas_cumprod[step]
-            errors = {}
-            for name, clean in (("own", z0), ("other", other)):
-                noisy = add_noise(clean, noises[step], t, alphas_cumprod)
-                estimate = (noisy - (1 - abar).sqrt() * unet(noisy, t, text, graph)) / abar.sqrt()
-                errors[name] = float((estimate[:, :, frame] - z0[:, :, frame]).square().mean())
-            rows.append({"frame": frame, "step": step, "own_context": errors["own"], "other_context": errors["other"],
-                         "ratio": errors["other"] / errors["own"]})
+    for step in STEPS:
+        noise = torch.randn(z0.shape, generator=generator)
+        own = clean_estimate(z0, step, noise)
+        for frame in (0, frames - 1):
+            other = z0.roll(1, dims=0)  # every frame of the previous clip ...
+            other[:, :, frame] = z0[:, :, frame]  # ... but the one measured
+            errors = [float((estimate[:, :, frame] - z0[:, :, frame]).square().mean())
+                      for estimate in (own, clean_estimate(other, step, noise))]
+            rows.append({"frame": frame, "step": step, "own_context": errors[0], "other_context": errors[1],
+                         "ratio": errors[1] / errors[0]})
+    rows.sort(key=lambda row: row["frame"])
     print("| frame | diffusion step | its error, own clip's frames | other clip's frames | ratio |\n|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['frame']} | {row['step']} | {row['own_context']:.3f} | {row['other_context']:.3f} | {row['ratio']:.1f} |")

@@ -39,7 +39,7 @@ class UNetSizes(BaseModel):
         default=None, description="Which levels have spatial+temporal attention (default: all but the deepest)."
     )
     temporal_attention: list[bool] | None = Field(
-        default=None, description="Which levels have causal temporal attention (eq. 12) (default: the attention levels; "
+        default=None, description="Which levels have temporal attention (eq. 12) (default: the attention levels; "
         "App. A.1: every level). Cheap: sequences of F frames per pixel.",
     )
     temporal_causal: bool = Field(

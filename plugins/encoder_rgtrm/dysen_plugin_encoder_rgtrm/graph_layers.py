@@ -38,9 +38,9 @@ class GraphEncoderModule(nn.Module):
         # H^0_m (left open by the paper): each node's label plus the labels of its edges in SG m, so that the
         # initial states differ between SGs and the recurrence acts from the first layer on
         b, m, s, o = batch.edge_index.unbind(-1)  # (E,) each
-        as_subject, as_object = self.incident(edges).chunk(2, dim=-1)  # (E, d) each
+        # (E, d) each; under autocast the Linear gives bf16, and index_put needs the nodes' dtype
+        as_subject, as_object = self.incident(edges).to(nodes.dtype).chunk(2, dim=-1)
         h = nodes.unsqueeze(1).expand(B, M, N, -1)  # (B, M, N, d)
-        as_subject, as_object = as_subject.to(h.dtype), as_object.to(h.dtype)  # under autocast a Linear gives bf16
         h = h.index_put((b, m, s), as_subject, accumulate=True).index_put((b, m, o), as_object, accumulate=True)
         h = h * present  # (B, M, N, d): H^0_m
         for layer in self.layers:
