@@ -135,6 +135,20 @@ def test_stage_one_calibrates_the_latent_scale_and_stage_two_shares_it(tmp_path,
     assert shared.autoencoder.vae.config.scaling_factor == factor
 
 
+def test_stage_one_without_the_encoder_trains_the_decoder_and_keeps_the_latents(tmp_path, shapes):
+    backbone = tiny("backbone.options.training.steps=2", "backbone.options.training.lr=0.01",
+                    "backbone.options.autoencoder.train_encoder=false")
+    vae = backbone.autoencoder.vae
+    before = {name: p.detach().clone() for name, p in vae.state_dict().items()}
+    factor = vae.config.scaling_factor
+    backbone.fit("autoencoder", examples(shapes), tmp_path / "dec", progress=False)
+    after = vae.state_dict()
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed and all(name.startswith(("decoder.", "post_quant_conv.")) for name in changed)
+    assert vae.config.scaling_factor == factor  # no recalibration: the UNet's latents keep their scale
+    assert json.loads((tmp_path / "dec" / "final" / "autoencoder" / "config.json").read_text())["scaling_factor"] == factor
+
+
 def test_training_resumes_bit_identically_after_a_stop(tmp_path, shapes):
     data = examples(shapes)
     straight = tiny("backbone.options.training.steps=4", "backbone.options.training.checkpoint_every=2")

@@ -62,6 +62,11 @@ class AutoencoderOptions(BaseModel):
         description="Stage I decodes a sample of each frame's posterior (LDM); false decodes its mean, a plain autoencoder "
         "whose latents the KL term still keeps small.",
     )
+    train_encoder: bool = Field(
+        default=True,
+        description="Stage I trains the encoder too; false trains the decoder alone, so the latent space stays as it is "
+        "and a UNet trained on it stays valid: a sharper decoder for a trained model (as Stable Diffusion's ft-MSE VAE).",
+    )
     perceptual_weight: float = Field(
         default=0.0,
         ge=0,
@@ -174,13 +179,14 @@ class FrameAutoencoder:
 
     def stage1_loss(self, video: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Stage I loss on a clip: L1 reconstruction (mean; pixels unlike their frame's median colour weighted
-        by 1 + foreground_weight) + kl_weight · KL (per-frame posterior KL, mean).
+        by 1 + foreground_weight) + kl_weight · KL (per-frame posterior KL, mean; constant without ``train_encoder``).
 
         All frames go through in one pass (chunking saves no memory while the graph is kept for backward).
         """
         B, F, _, H, W = self._check_video(video)
         frames = video.reshape(B * F, 3, H, W).to(device=self.vae.device, dtype=self.vae.dtype)
-        posterior = self.vae.encode(frames).latent_dist
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.options.train_encoder):
+            posterior = self.vae.encode(frames).latent_dist
         latent = posterior.sample(generator) if self.options.sample_posterior else posterior.mode()
         recon = self.vae.decode(latent).sample  # (B*F, 3, H, W), unclamped
         error = (recon - frames).abs()

@@ -191,7 +191,8 @@ class LatentVDM:
         if result.ema_state is not None:
             model.load_state_dict(result.ema_state, strict=False)
         model.eval()
-        if stage == "autoencoder" and "scaling_factor" not in self.options.autoencoder.model_fields_set:
+        ae = self.options.autoencoder
+        if stage == "autoencoder" and ae.train_encoder and "scaling_factor" not in ae.model_fields_set:
             n = min(len(examples), CALIBRATION_CLIPS)
             batches = [_collate([examples[j] for j in range(i, min(i + 8, n))])["video"] for i in range(0, n, 8)]
             self.autoencoder.calibrate_scale(batches)
@@ -256,6 +257,10 @@ class _AutoencoderStage(nn.Module):
         super().__init__()
         self.autoencoder = autoencoder
         self.vae = autoencoder.vae
+        if not autoencoder.options.train_encoder:  # the decoder alone: the latents a UNet was trained on stay put
+            for part in (self.vae.encoder, self.vae.quant_conv):
+                if part is not None:
+                    part.requires_grad_(False)
 
     def forward(self, batch: dict[str, Any], generator: torch.Generator) -> torch.Tensor:
         video = batch["video"].to(next(self.vae.parameters()).device)
